@@ -1,0 +1,76 @@
+"""The exceptions tflite-edge raises: one root, a few subclasses that carry fields.
+
+Library code raises these; only the CLI turns them into a one-line message and exit code 2.
+A message says what was expected, what was found, and what to do.
+"""
+
+from __future__ import annotations
+
+
+class TFLiteEdgeError(Exception):
+    """Root of every error that is the user's input or environment, not a bug of ours."""
+
+
+class ModelError(TFLiteEdgeError):
+    """A model file that is missing, corrupt, or not something we can handle."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataError(TFLiteEdgeError):
+    """Training, representative or validation data of the wrong shape, dtype or content."""
+
+
+class UnsupportedOpError(TFLiteEdgeError):
+    """An operator (or Keras layer) that a runtime or stage cannot handle."""
+
+    def __init__(self, message: str, *, op: str, runtime: str | None = None) -> None:
+        super().__init__(message)
+        self.op = op
+        self.runtime = runtime
+
+
+class BoardError(TFLiteEdgeError):
+    """An unknown board, a bad board file, or a board that cannot do what was asked."""
+
+    def __init__(self, message: str, *, board: str | None = None) -> None:
+        super().__init__(message)
+        self.board = board
+
+
+class BudgetError(BoardError):
+    """A model whose image does not fit the board's flash or RAM."""
+
+    def __init__(self, message: str, *, board: str, table: list[dict]) -> None:
+        super().__init__(message, board=board)
+        self.table = table
+
+
+class ToolchainError(TFLiteEdgeError):
+    """A compiler, emulator or vendor tool that is missing or failed."""
+
+    def __init__(self, message: str, *, tool: str) -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+class SerialError(TFLiteEdgeError):
+    """A serial port that cannot be opened, vanished, or stayed silent."""
+
+    def __init__(self, message: str, *, port: str | None = None) -> None:
+        super().__init__(message)
+        self.port = port
+
+
+class ProtocolError(SerialError):
+    """A board that answered with something other than the TFLE protocol expected."""
+
+
+class OutputExistsError(TFLiteEdgeError):
+    """An output directory that holds files we did not write."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path

@@ -1,0 +1,264 @@
+"""A read-only view of a .tflite flatbuffer: tensors, quantization, operators, constants.
+
+Shared by inspect, render and the AOT compiler. Parsing uses the TFLite schema classes that
+ship with the tflite-micro package, so the reader follows the same schema as the runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+
+_TFLITE_IDENT = b"TFL3"
+
+# TensorType enum of the schema -> numpy dtype (only the types a TinyML model carries).
+_DTYPES = {
+    0: np.float32,
+    1: np.float16,
+    2: np.int32,
+    3: np.uint8,
+    4: np.int64,
+    6: np.bool_,
+    7: np.int16,
+    9: np.int8,
+    10: np.float64,
+    15: np.uint32,
+    16: np.uint16,
+}
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    return schema
+
+
+def _enum_names(enum_cls: type) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine int8 quantization of one tensor: per tensor (one scale) or per channel."""
+
+    scale: np.ndarray
+    zero_point: np.ndarray
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of the model's main subgraph."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    quantization: Quantization | None
+    data: np.ndarray | None  # constant contents, or None for activations
+    is_variable: bool = False
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator: its builtin name, tensor indices (-1 = absent) and options."""
+
+    index: int
+    op: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+
+class Model:
+    """A parsed .tflite model. Build it with `load_model()`."""
+
+    def __init__(self, data: bytes, *, name: str = "model", path: str | None = None) -> None:
+        self.data = bytes(data)
+        self.name = name
+        self.path = path
+        self._parse()
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def _parse(self) -> None:
+        where = self.path or "the model bytes"
+        if len(self.data) < 8 or self.data[4:8] != _TFLITE_IDENT:
+            raise ModelError(
+                f"{where} is not a TFLite flatbuffer (expected the 'TFL3' identifier at "
+                f"byte 4, found {self.data[4:8]!r}); pass a .tflite file written by "
+                "TFLiteConverter or tflite-edge convert",
+                path=self.path,
+            )
+        schema = _schema()
+        try:
+            root = schema.Model.GetRootAsModel(self.data, 0)
+            mt = schema.ModelT.InitFromObj(root)
+        except Exception as err:  # flatbuffers raises plain struct/index errors on garbage
+            raise ModelError(
+                f"{where} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err}); "
+                "re-export the model or check the file was copied completely",
+                path=self.path,
+            ) from err
+        if not mt.subgraphs:
+            raise ModelError(f"{where} has no subgraph; it holds no model", path=self.path)
+        self.schema_version = mt.version
+        self.subgraph_count = len(mt.subgraphs)
+        opnames = _enum_names(schema.BuiltinOperator)
+        types = _enum_names(schema.TensorType)
+        self._opcodes: list[str] = []
+        for oc in mt.operatorCodes or []:
+            code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+            if code == schema.BuiltinOperator.CUSTOM:
+                self._opcodes.append(f"CUSTOM:{oc.customCode.decode() if oc.customCode else '?'}")
+            else:
+                self._opcodes.append(opnames.get(code, f"BUILTIN_{code}"))
+        self._opversions = [oc.version for oc in mt.operatorCodes or []]
+        sg = mt.subgraphs[0]
+        buffers = mt.buffers or []
+        tensors = []
+        for i, t in enumerate(sg.tensors or []):
+            if t.type not in _DTYPES:
+                raise ModelError(
+                    f"{where}: tensor {i} has type {types.get(t.type, t.type)}, which tflite-edge "
+                    "does not handle (expected int8, uint8, int16, int32 or float32)",
+                    path=self.path,
+                )
+            dtype = np.dtype(_DTYPES[t.type])
+            shape = tuple(int(s) for s in (t.shape if t.shape is not None else []))
+            data = None
+            buf = buffers[t.buffer] if 0 < t.buffer < len(buffers) else None
+            if buf is not None:
+                raw = None
+                if buf.data is not None and len(buf.data):
+                    raw = np.asarray(buf.data, dtype=np.uint8).tobytes()
+                elif getattr(buf, "offset", 0) > 1:
+                    raw = self.data[buf.offset : buf.offset + buf.size]
+                if raw is not None:
+                    data = np.frombuffer(raw, dtype=dtype)
+                    if data.size == int(np.prod(shape, dtype=np.int64)):
+                        data = data.reshape(shape)
+            q = t.quantization
+            quant = None
+            if q is not None and q.scale is not None and len(q.scale):
+                quant = Quantization(
+                    scale=np.asarray(q.scale, dtype=np.float32),
+                    zero_point=np.asarray(
+                        q.zeroPoint if q.zeroPoint is not None else [0] * len(q.scale),
+                        dtype=np.int64,
+                    ),
+                    axis=int(q.quantizedDimension),
+                )
+            name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else (t.name or "")
+            tensors.append(Tensor(i, name, shape, dtype, quant, data, bool(t.isVariable)))
+        self.tensors: list[Tensor] = tensors
+        ops = []
+        for i, o in enumerate(sg.operators or []):
+            ops.append(
+                Operator(
+                    index=i,
+                    op=self._opcodes[o.opcodeIndex],
+                    inputs=tuple(int(x) for x in (o.inputs if o.inputs is not None else [])),
+                    outputs=tuple(int(x) for x in (o.outputs if o.outputs is not None else [])),
+                    options=_options_dict(o.builtinOptions, schema),
+                    version=self._opversions[o.opcodeIndex],
+                )
+            )
+        self.operators: list[Operator] = ops
+        self.inputs: tuple[int, ...] = tuple(int(x) for x in sg.inputs)
+        self.outputs: tuple[int, ...] = tuple(int(x) for x in sg.outputs)
+
+    @property
+    def ops(self) -> list[str]:
+        """Distinct builtin op names, in order of first use."""
+        return list(dict.fromkeys(op.op for op in self.operators))
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.inputs]
+
+    @property
+    def output_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.outputs]
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of constant tensors (weights, biases, shapes)."""
+        return sum(t.nbytes for t in self.tensors if t.is_constant)
+
+    def c_identifier(self) -> str:
+        """The model's name turned into a valid, injection-free C identifier."""
+        return c_identifier(self.name)
+
+
+def _options_dict(opts: Any, schema: Any) -> dict[str, Any]:
+    if opts is None:
+        return {}
+    out = {}
+    for key, value in vars(opts).items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        out[key] = value
+    # Name the enums a reader needs (padding and activation) instead of their numbers.
+    if "padding" in out:
+        out["padding"] = _enum_names(schema.Padding).get(out["padding"], out["padding"])
+    if "fusedActivationFunction" in out:
+        out["fusedActivationFunction"] = _enum_names(schema.ActivationFunctionType).get(
+            out["fusedActivationFunction"], out["fusedActivationFunction"]
+        )
+    return out
+
+
+def c_identifier(name: str) -> str:
+    """Turn any string into a valid C identifier made of [A-Za-z0-9_] only."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    ident = re.sub(r"_+", "_", ident).strip("_") or "model"
+    if ident[0].isdigit():
+        ident = "m_" + ident
+    return ident
+
+
+def load_model(src: str | Path | bytes | bytearray | Model, *, name: str | None = None) -> Model:
+    """Read a .tflite model from a path or bytes (a Model passes through)."""
+    if isinstance(src, Model):
+        return src
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return Model(bytes(src), name=name or "model")
+    path = Path(src)
+    if not path.exists():
+        raise ModelError(
+            f"model file {str(path)!r} does not exist; pass the path of a .tflite file",
+            path=str(path),
+        )
+    if path.is_dir():
+        raise ModelError(
+            f"{str(path)!r} is a directory; pass the path of a .tflite file", path=str(path)
+        )
+    return Model(path.read_bytes(), name=name or path.stem, path=str(path))

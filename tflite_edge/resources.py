@@ -1,0 +1,31 @@
+"""Where the templates/ and firmware/ trees are, from a checkout or an installed wheel."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _tree(name: str) -> Path:
+    # Installed: setup.cfg maps the top-level folder to the package tflite_edge.<name>.
+    spec = importlib.util.find_spec(f"tflite_edge.{name}")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return _CHECKOUT / name
+
+
+def templates_dir() -> Path:
+    """The jinja2 templates folder (templates/ in a checkout)."""
+    return _tree("templates")
+
+
+def firmware_dir() -> Path:
+    """The static C sources folder (firmware/ in a checkout)."""
+    return _tree("firmware")
+
+
+def boards_dir() -> Path:
+    """The folder of board TOML files."""
+    return Path(__file__).resolve().parent / "boards"

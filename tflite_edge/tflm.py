@@ -1,0 +1,291 @@
+"""The reference: the real TFLM interpreter from the tflite-micro package, compiled for the host.
+
+Everything we claim about bit-exactness, arena sizes and op availability is measured here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, ModelError, UnsupportedOpError
+from .model import Model, load_model
+
+# The interpreter needs an arena up front; this is only a ceiling to measure within.
+_MEASURE_ARENA = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Arena:
+    """TFLM's real allocation for a model: total = head (activations) + tail (bookkeeping)."""
+
+    total: int
+    head: int
+    tail: int
+
+    @property
+    def activations(self) -> int:
+        return self.head
+
+
+def _runtime():
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime
+
+
+def _capture_fd(fd: int, fn):
+    """Run fn() and return (result, what the C++ side wrote to fd)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            result = fn()
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+        tmp.seek(0)
+        return result, tmp.read().decode(errors="replace")
+
+
+class Reference:
+    """A TFLM interpreter over one model; `run()` gives its outputs for a batch of inputs."""
+
+    def __init__(self, model: str | Path | bytes | Model, *, arena_size: int = _MEASURE_ARENA):
+        self.model = load_model(model)
+        if len(self.model.inputs) != 1 or len(self.model.outputs) != 1:
+            raise ModelError(
+                f"model {self.model.name!r} has {len(self.model.inputs)} inputs and "
+                f"{len(self.model.outputs)} outputs; tflite-edge handles single-input, "
+                "single-output models",
+                path=self.model.path,
+            )
+        missing = missing_ops(self.model)
+        if missing:
+            raise UnsupportedOpError(
+                f"TFLM has no kernel for {', '.join(missing)} in model {self.model.name!r}; "
+                "replace those layers or keep them out of the exported graph",
+                op=missing[0],
+                runtime="tflm",
+            )
+        runtime = _runtime()
+        try:
+            self._interp, _ = _capture_fd(
+                2, lambda: runtime.Interpreter.from_bytes(self.model.data, arena_size=arena_size)
+            )
+        except Exception as err:
+            raise ModelError(
+                f"the TFLM interpreter could not load model {self.model.name!r}: {err}",
+                path=self.model.path,
+            ) from err
+        self.input_details = self._interp.get_input_details(0)
+        self.output_details = self._interp.get_output_details(0)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.input_details["shape"])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.output_details["shape"])
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self.input_details["dtype"])
+
+    def run_one(self, x: np.ndarray) -> np.ndarray:
+        """Invoke once on one input (with or without the batch dimension of 1)."""
+        x = np.asarray(x)
+        if x.dtype != self.input_dtype:
+            raise DataError(
+                f"input dtype is {x.dtype}, the model expects {self.input_dtype}; "
+                "quantize the data with the input tensor's scale and zero point first"
+            )
+        if x.size != int(np.prod(self.input_shape)):
+            raise DataError(
+                f"input has shape {x.shape}, the model expects {self.input_shape}; "
+                "reshape the data to the model's input shape"
+            )
+        self._interp.set_input(x.reshape(self.input_shape), 0)
+        self._interp.invoke()
+        return np.array(self._interp.get_output(0)).reshape(self.output_shape)
+
+    def run(self, xs: np.ndarray) -> np.ndarray:
+        """Invoke on each sample of a batch (first axis); returns outputs stacked the same way."""
+        xs = np.asarray(xs)
+        per = int(np.prod(self.input_shape))
+        if xs.size % per != 0:
+            raise DataError(
+                f"inputs of shape {xs.shape} do not split into samples of shape "
+                f"{self.input_shape}; pass an array of shape (N, *{self.input_shape[1:]})"
+            )
+        xs = xs.reshape((-1, per))
+        out = [self.run_one(x).reshape(self.output_shape[1:]) for x in xs]
+        return np.stack(out) if out else np.zeros((0, *self.output_shape[1:]), self.output_dtype)
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype(self.output_details["dtype"])
+
+    def arena(self) -> Arena:
+        """TFLM's recorded allocation (total, head, tail) after an invoke."""
+        zeros = np.zeros(self.input_shape, self.input_dtype)
+        self.run_one(zeros)
+        _, text = _capture_fd(2, self._print_allocations)
+        return parse_allocations(text)
+
+    def _print_allocations(self) -> None:
+        # print_allocations writes through the C runtime, to stdout or stderr by build.
+        _, out = _capture_fd(1, self._interp.print_allocations)
+        sys.stderr.write(out)
+        sys.stderr.flush()
+
+
+def parse_allocations(text: str) -> Arena:
+    """Read the total/head/tail lines that TFLM's RecordingMicroAllocator prints."""
+    found = {}
+    for key in ("total", "head", "tail"):
+        m = re.search(rf"Arena allocation {key} (\d+) bytes", text)
+        if not m:
+            raise RuntimeError(f"TFLM printed no 'Arena allocation {key}' line:\n{text}")
+        found[key] = int(m.group(1))
+    return Arena(**found)
+
+
+def arena(model: str | Path | bytes | Model) -> Arena:
+    """Measure TFLM's arena for a model with the real interpreter."""
+    return Reference(model).arena()
+
+
+def run(model: str | Path | bytes | Model, xs: np.ndarray) -> np.ndarray:
+    """TFLM's outputs for a batch of inputs."""
+    return Reference(model).run(xs)
+
+
+# The builtin ops that TFLM registers (MicroMutableOpResolver's Add...() methods): op name ->
+# the method's suffix. Availability is still confirmed by loading the model in the interpreter.
+TFLM_OPS: dict[str, str] = {
+    "ABS": "Abs",
+    "ADD": "Add",
+    "ADD_N": "AddN",
+    "ARG_MAX": "ArgMax",
+    "ARG_MIN": "ArgMin",
+    "ASSIGN_VARIABLE": "AssignVariable",
+    "AVERAGE_POOL_2D": "AveragePool2D",
+    "BATCH_MATMUL": "BatchMatMul",
+    "BATCH_TO_SPACE_ND": "BatchToSpaceNd",
+    "BROADCAST_ARGS": "BroadcastArgs",
+    "BROADCAST_TO": "BroadcastTo",
+    "CALL_ONCE": "CallOnce",
+    "CAST": "Cast",
+    "CEIL": "Ceil",
+    "CONCATENATION": "Concatenation",
+    "CONV_2D": "Conv2D",
+    "COS": "Cos",
+    "CUMSUM": "CumSum",
+    "DEPTH_TO_SPACE": "DepthToSpace",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2D",
+    "DEQUANTIZE": "Dequantize",
+    "DIV": "Div",
+    "ELU": "Elu",
+    "EMBEDDING_LOOKUP": "EmbeddingLookup",
+    "EQUAL": "Equal",
+    "EXP": "Exp",
+    "EXPAND_DIMS": "ExpandDims",
+    "FILL": "Fill",
+    "FLOOR": "Floor",
+    "FLOOR_DIV": "FloorDiv",
+    "FLOOR_MOD": "FloorMod",
+    "FULLY_CONNECTED": "FullyConnected",
+    "GATHER": "Gather",
+    "GATHER_ND": "GatherNd",
+    "GREATER": "Greater",
+    "GREATER_EQUAL": "GreaterEqual",
+    "HARD_SWISH": "HardSwish",
+    "IF": "If",
+    "L2_NORMALIZATION": "L2Normalization",
+    "L2_POOL_2D": "L2Pool2D",
+    "LEAKY_RELU": "LeakyRelu",
+    "LESS": "Less",
+    "LESS_EQUAL": "LessEqual",
+    "LOG": "Log",
+    "LOG_SOFTMAX": "LogSoftmax",
+    "LOGICAL_AND": "LogicalAnd",
+    "LOGICAL_NOT": "LogicalNot",
+    "LOGICAL_OR": "LogicalOr",
+    "LOGISTIC": "Logistic",
+    "MAX_POOL_2D": "MaxPool2D",
+    "MAXIMUM": "Maximum",
+    "MEAN": "Mean",
+    "MINIMUM": "Minimum",
+    "MIRROR_PAD": "MirrorPad",
+    "MUL": "Mul",
+    "NEG": "Neg",
+    "NOT_EQUAL": "NotEqual",
+    "PACK": "Pack",
+    "PAD": "Pad",
+    "PADV2": "PadV2",
+    "PRELU": "Prelu",
+    "QUANTIZE": "Quantize",
+    "READ_VARIABLE": "ReadVariable",
+    "REDUCE_MAX": "ReduceMax",
+    "REDUCE_MIN": "ReduceMin",
+    "RELU": "Relu",
+    "RELU6": "Relu6",
+    "RESHAPE": "Reshape",
+    "RESIZE_BILINEAR": "ResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighbor",
+    "ROUND": "Round",
+    "RSQRT": "Rsqrt",
+    "SELECT_V2": "SelectV2",
+    "SHAPE": "Shape",
+    "SIN": "Sin",
+    "SLICE": "Slice",
+    "SOFTMAX": "Softmax",
+    "SPACE_TO_BATCH_ND": "SpaceToBatchNd",
+    "SPACE_TO_DEPTH": "SpaceToDepth",
+    "SPLIT": "Split",
+    "SPLIT_V": "SplitV",
+    "SQRT": "Sqrt",
+    "SQUARE": "Square",
+    "SQUARED_DIFFERENCE": "SquaredDifference",
+    "SQUEEZE": "Squeeze",
+    "STRIDED_SLICE": "StridedSlice",
+    "SUB": "Sub",
+    "SUM": "Sum",
+    "SVDF": "Svdf",
+    "TANH": "Tanh",
+    "TRANSPOSE": "Transpose",
+    "TRANSPOSE_CONV": "TransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM",
+    "UNPACK": "Unpack",
+    "VAR_HANDLE": "VarHandle",
+    "WHILE": "While",
+    "ZEROS_LIKE": "ZerosLike",
+}
+
+
+def missing_ops(model: str | Path | bytes | Model) -> list[str]:
+    """The model's ops that TFLM has no kernel for (empty when all are available)."""
+    return [op for op in load_model(model).ops if op not in TFLM_OPS]
+
+
+def resolver_methods(model: str | Path | bytes | Model) -> list[str]:
+    """`Add...` method names of MicroMutableOpResolver for exactly the model's ops."""
+    m = load_model(model)
+    missing = missing_ops(m)
+    if missing:
+        raise UnsupportedOpError(
+            f"TFLM has no kernel for {', '.join(missing)}; it cannot run model {m.name!r}",
+            op=missing[0],
+            runtime="tflm",
+        )
+    return ["Add" + TFLM_OPS[op] for op in m.ops]
