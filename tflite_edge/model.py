@@ -262,3 +262,20 @@ def load_model(src: str | Path | bytes | bytearray | Model, *, name: str | None 
             f"{str(path)!r} is a directory; pass the path of a .tflite file", path=str(path)
         )
     return Model(path.read_bytes(), name=name or path.stem, path=str(path))
+
+
+def known_input(model: Model) -> np.ndarray:
+    """The fixed input the firmware harness runs at boot: seeded, so host and board agree.
+
+    Shape is the model's input shape; values cover the whole integer range of the input type.
+    """
+    t = model.input_tensors[0]
+    info = np.iinfo(t.dtype) if np.issubdtype(t.dtype, np.integer) else None
+    if info is None:
+        raise ModelError(
+            f"model {model.name!r} takes {t.dtype} input; tflite-edge runs models with integer "
+            "(int8) inputs: convert with full-integer quantization",
+            path=model.path,
+        )
+    rng = np.random.default_rng(int(model.sha256[:8], 16))
+    return rng.integers(info.min, info.max + 1, size=t.shape, dtype=t.dtype)
