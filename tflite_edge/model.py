@@ -236,12 +236,22 @@ def _options_dict(opts: Any, schema: Any) -> dict[str, Any]:
     return out
 
 
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if "
+    "inline int long register restrict return short signed sizeof static struct switch typedef "
+    "union unsigned void volatile while bool true false class namespace new delete template "
+    "this operator private public protected virtual friend using".split()
+)
+
+
 def c_identifier(name: str) -> str:
     """Turn any string into a valid C identifier made of [A-Za-z0-9_] only."""
     ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
     ident = re.sub(r"_+", "_", ident).strip("_") or "model"
     if ident[0].isdigit():
         ident = "m_" + ident
+    if ident in _C_KEYWORDS:
+        ident += "_model"
     return ident
 
 

@@ -1,0 +1,77 @@
+"""The flatbuffer reader: shapes, quantization, operators and constants match TFLM's own view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tflite_edge import ModelError
+from tflite_edge.model import c_identifier, known_input, load_model
+from tflite_edge.tflm import Reference
+
+
+def test_reader_agrees_with_interpreter(reference_model):
+    m = load_model(reference_model)
+    ref = Reference(m)
+    t_in, t_out = m.input_tensors[0], m.output_tensors[0]
+    assert t_in.shape == ref.input_shape
+    assert t_out.shape == ref.output_shape
+    q = ref.input_details["quantization_parameters"]
+    np.testing.assert_array_equal(t_in.quantization.scale, q["scales"])
+    np.testing.assert_array_equal(t_in.quantization.zero_point, q["zero_points"])
+    assert m.sha256 == __import__("hashlib").sha256(reference_model.read_bytes()).hexdigest()
+
+
+def test_constants_are_the_file_bytes(reference_model):
+    # every constant tensor's bytes appear verbatim in the file
+    m = load_model(reference_model)
+    data = reference_model.read_bytes()
+    consts = [t for t in m.tensors if t.is_constant]
+    assert consts
+    for t in consts:
+        assert t.data.tobytes() in data
+
+
+def test_operators_have_options(models_dir):
+    m = load_model(models_dir / "kws_ref_model.tflite")
+    conv = next(op for op in m.operators if op.op == "CONV_2D")
+    assert conv.options["padding"] in ("SAME", "VALID")
+    assert conv.options["fusedActivationFunction"] in ("NONE", "RELU", "RELU6")
+    weights = m.tensors[conv.inputs[1]]
+    assert weights.quantization.per_channel
+    assert weights.quantization.scale.size == weights.shape[0]
+
+
+def test_known_input_is_deterministic_and_typed(reference_model):
+    m = load_model(reference_model)
+    a, b = known_input(m), known_input(load_model(reference_model))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == m.input_tensors[0].dtype and a.shape == m.input_tensors[0].shape
+
+
+@pytest.mark.parametrize(
+    "name", ['a"; system("x"); //', "3d-model", "héllo wörld", "", "__", "int"]
+)
+def test_c_identifier_is_safe(name):
+    ident = c_identifier(name)
+    assert ident[0].isalpha()
+    assert all(c.isalnum() or c == "_" for c in ident) and ident.isascii()
+    assert ident not in ("int", "static", "return")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model(tmp_path / "nope.tflite")
+
+
+def test_not_a_flatbuffer(tmp_path):
+    p = tmp_path / "x.tflite"
+    p.write_bytes(b"this is not a model at all")
+    with pytest.raises(ModelError, match="not a TFLite flatbuffer"):
+        load_model(p)
+
+
+def test_truncated_flatbuffer(models_dir):
+    data = (models_dir / "kws_ref_model.tflite").read_bytes()
+    with pytest.raises(ModelError, match="corrupt"):
+        load_model(data[:4000])
