@@ -119,7 +119,7 @@ def parse_line(line: bytes | str) -> Record | None:
     starts = list(_RECORD_START.finditer(data))
     if not starts:
         return None
-    text_bytes = data[starts[-1].start():].rstrip(b"\r")
+    text_bytes = data[starts[-1].start() :].rstrip(b"\r")
     raw = text_bytes.decode("ascii", "backslashreplace")
     bad = next((b for b in text_bytes if not (0x20 <= b < 0x7F or b == 0x09)), None)
     if bad is not None:
@@ -186,9 +186,7 @@ def _clip(text: str, n: int = 120) -> str:
 # --------------------------------------------------------------------------- ports
 
 
-def open_port(
-    url: str, baud: int = DEFAULT_BAUD, timeout: float = POLL_S
-) -> serial.SerialBase:
+def open_port(url: str, baud: int = DEFAULT_BAUD, timeout: float = POLL_S) -> serial.SerialBase:
     """Open a serial port or pyserial URL (`/dev/ttyUSB0`, a pty, `loop://`, `socket://...`).
 
     `timeout` is pyserial's per-read timeout. Raises SerialError with what to do when the
@@ -490,9 +488,10 @@ class Session:
             emulated = _board_is_emulated(self.hello.get("board"))
         lat = self.latency()
         h = self.hello
-        head = ", ".join(
-            f"{k} {h[k]}" for k in ("board", "runtime", "model") if k in h
-        ) or f"unknown board (no hello line from {self.port or 'the port'})"
+        head = (
+            ", ".join(f"{k} {h[k]}" for k in ("board", "runtime", "model") if k in h)
+            or f"unknown board (no hello line from {self.port or 'the port'})"
+        )
         lines = [f"{head}: {lat['runs']} timed runs"]
         if h.get("ram") is not None or h.get("flash") is not None:
             lines.append(f"ram {h.get('ram', '?')} bytes, flash {h.get('flash', '?')} bytes")

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import print_json, show_progress
 
 
-def _positive(kind: type) -> callable:
-    def parse(text: str):
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+            value = 0
         if value <= 0:
             raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
         return value
@@ -54,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
     echo = None
     if show_progress(args):
+
         def echo(record) -> None:  # a live view for a person at a terminal
             print(record.raw, file=sys.stderr, flush=True)
 
