@@ -52,3 +52,59 @@ def digits():
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     """Run a command, capture text output, never raise on a non-zero exit."""
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# --- digits models (owned by the optimize/convert stage; other stages use the .tflite bytes) ---
+
+
+def build_digits_cnn(seed: int = 0):
+    """A small tf_keras CNN for 8x8 digits: 2 convs, a pool and 2 dense layers (38 k weights)."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.layers.Input((8, 8, 1)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ],
+        name="digits_cnn",
+    )
+
+
+@pytest.fixture(scope="session")
+def digits_cnn(digits):
+    """The digits CNN trained in float (tf_keras), outputs are logits."""
+    import tf_keras as keras
+
+    (x_tr, y_tr), _ = digits
+    model = build_digits_cnn()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x_tr, y_tr, epochs=12, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def digits_int8(digits, digits_cnn):
+    """ConversionResult of the digits CNN: QAT, no pruning, full-integer int8."""
+    from tflite_edge import convert
+
+    train, test = digits
+    return convert(digits_cnn, train_data=train, validation_data=test)
+
+
+@pytest.fixture(scope="session")
+def digits_sparse(digits, digits_cnn):
+    """ConversionResult of the digits CNN: 75 % magnitude pruning + PQAT, full-integer int8."""
+    from tflite_edge import convert
+
+    train, test = digits
+    return convert(digits_cnn, train_data=train, validation_data=test, sparsity=0.75)
