@@ -1,0 +1,96 @@
+/* tflite-edge core int8 kernels: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D,
+ * MAX_POOL_2D, SOFTMAX; dense and sparse weights.
+ *
+ * Portable C99, no dynamic allocation, bit-exact with TensorFlow Lite Micro's reference
+ * kernels. Tensors are NHWC int8; filters are OHWI (conv), 1HWO (depthwise), OI (fully
+ * connected). Requantization multipliers/shifts are per output channel when per_channel is 1,
+ * else one value applies to every channel. Called from the code that tflite_edge.aot
+ * generates; parameter blocks are `static const` (flash).
+ */
+#ifndef TFLE_KERNELS_H
+#define TFLE_KERNELS_H
+
+#include <stdint.h>
+
+#include "tfle_math.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sparse weights, row by row (a row = one output channel's weights, flattened): row r has
+ * counts[r] entries; entry k is at position pos += deltas[k] (pos starts at 0 for each row)
+ * with weight values[k]. Gaps over 255 are bridged by zero-valued entries. */
+typedef struct {
+  const uint16_t *counts;
+  const int8_t *values;
+  const uint8_t *deltas;
+} tfle_sparse_weights;
+
+/* CONV_2D and DEPTHWISE_CONV_2D. */
+typedef struct {
+  int32_t batches, in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w, filter_in_c; /* filter_in_c < in_c: grouped conv (conv only) */
+  int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+  int32_t input_offset;  /* -input zero point */
+  int32_t output_offset; /* +output zero point */
+  int32_t act_min, act_max;
+  int32_t per_channel;
+  int32_t depth_multiplier; /* depthwise only */
+} tfle_conv_params;
+
+void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *filter,
+                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                    int8_t *output);
+void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
+                           const tfle_sparse_weights *filter, const int32_t *bias,
+                           const int32_t *mult, const int32_t *shift, int8_t *output);
+void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
+                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
+                              const int32_t *shift, int8_t *output);
+/* Sparse depthwise: rows are output channels over the (ky, kx) positions. */
+void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
+                                     const tfle_sparse_weights *filter, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift,
+                                     int8_t *output);
+
+/* FULLY_CONNECTED. */
+typedef struct {
+  int32_t batches, in_depth, out_depth;
+  int32_t input_offset, filter_offset, output_offset;
+  int32_t act_min, act_max;
+  int32_t per_channel;
+} tfle_fc_params;
+
+void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
+                             const int8_t *filter, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, int8_t *output);
+void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input,
+                                    const tfle_sparse_weights *filter, const int32_t *bias,
+                                    const int32_t *mult, const int32_t *shift, int8_t *output);
+
+/* AVERAGE_POOL_2D and MAX_POOL_2D (input and output share quantization). */
+typedef struct {
+  int32_t batches, in_h, in_w, channels;
+  int32_t out_h, out_w;
+  int32_t f_h, f_w, stride_h, stride_w, pad_h, pad_w;
+  int32_t act_min, act_max;
+} tfle_pool_params;
+
+void tfle_average_pool_s8(const tfle_pool_params *p, const int8_t *input, int8_t *output);
+void tfle_max_pool_s8(const tfle_pool_params *p, const int8_t *input, int8_t *output);
+
+/* SOFTMAX, int8 in, int8 out (output scale 1/256, zero point -128). */
+typedef struct {
+  int32_t outer, depth;
+  int32_t input_multiplier, input_left_shift, diff_min;
+} tfle_softmax_params;
+
+void tfle_softmax_s8(const tfle_softmax_params *p, const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFLE_KERNELS_H */
