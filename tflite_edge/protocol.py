@@ -58,7 +58,8 @@ MAX_LINE = 64 * 1024
 # How long one read may block, so that a timeout or Ctrl-C is noticed promptly.
 POLL_S = 0.05
 
-_RECORD_START = re.compile(rb"(?<![0-9A-Za-z_])TFLE(?=[ \t]|$)")
+# No look-behind: a half line cut by a reset runs straight into the next record ("cycTFLE 1").
+_RECORD_START = re.compile(rb"TFLE(?=[ \t])")
 _KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _DECIMAL = re.compile(r"[0-9]+\Z")
 _HEXDIGITS = re.compile(r"[0-9a-fA-F]+\Z")
@@ -144,7 +145,7 @@ def parse_line(line: bytes | str) -> Record | None:
     fields: dict[str, Any] = {}
     for token in tokens[3:]:
         key, sep, value = token.partition("=")
-        if not sep or not _KEY.match(key) or not value:
+        if not sep or not _KEY.match(key) or not (value or key == "hex"):  # hex= is 0 bytes
             _garbled(raw, f"{token!r} is not a key=value field", kind)
         if key in fields:
             _garbled(raw, f"field {key!r} appears twice", kind)
@@ -161,7 +162,7 @@ def _field_value(raw: str, kind: str, key: str, value: str) -> Any:
             _garbled(raw, f"field {key}={value!r} is not a decimal number", kind)
         return int(value)
     if key in HEX_FIELDS:
-        if not _HEXDIGITS.match(value):
+        if value and not _HEXDIGITS.match(value):
             _garbled(raw, f"field {key}={value!r} is not hexadecimal", kind)
         if key == "crc32":
             if len(value) > 8:
