@@ -444,6 +444,16 @@ def test_send_input_refuses_bad_answers(pty, reply, message):
         port.close()
 
 
+def test_send_input_to_a_board_that_stopped_reading_times_out(pty):
+    _, path = pty  # nobody reads the master side: the pty's buffer fills up
+    port = open_port(path)
+    try:
+        with pytest.raises(SerialError, match="cannot write the input to .*still connected"):
+            send_input(port, bytes(64 * 1024), timeout=0.5)
+    finally:
+        port.close()
+
+
 def test_send_input_over_loop_skips_its_own_echo(loop):
     out = bytes([5, 6, 7, 8])
     loop.write(f"TFLE 1 result i=0 cycles=9 crc32={zlib.crc32(out):08x} hex={out.hex()}\n".encode())

@@ -619,15 +619,22 @@ def send_input(
     data = bytes(data)
     name = port_name(port)
     line = f"TFLE {VERSION} in n={len(data)} hex={data.hex()}\n".encode("ascii")
+    saved_write_timeout = port.write_timeout
     try:
+        port.write_timeout = timeout  # a hung board stops reading; do not block forever
         port.write(line)
         port.flush()
     except (serial.SerialException, OSError) as err:
         raise SerialError(
-            f"cannot write the input to {name}: {err}; is the board still connected? "
-            f"{PYSERIAL_HINT}",
+            f"cannot write the input to {name}: {err}; is the board still connected and "
+            f"reading? {PYSERIAL_HINT}",
             port=name,
         ) from err
+    finally:
+        try:
+            port.write_timeout = saved_write_timeout
+        except (serial.SerialException, OSError, ValueError):
+            pass  # the port is gone; the error that says so is already on its way
 
     def refuse_garbled(bad: Garbled) -> None:
         if bad.kind in ("result", "error"):
