@@ -30,6 +30,7 @@ from tflite_edge.protocol import (
     KINDS,
     Record,
     Session,
+    format_record,
     monitor,
     open_port,
     parse_line,
@@ -146,6 +147,17 @@ def test_records_round_trip(i, cycles, us, crc, payload):
     assert out.fields == {"i": i, "crc32": f"{crc:08x}"}
     res = parse_line(f"TFLE 1 result i={i} cycles={cycles} crc32={crc:x} hex={payload.hex()}")
     assert res.payload == payload and res["crc32"] == f"{crc:08x}"
+
+
+def test_format_record_writes_lines_the_parser_reads():
+    fields = {"i": 3, "cycles": 12345, "crc32": "00c0ffee", "hex": bytes([1, 255]).hex()}
+    line = format_record("result", **fields)
+    assert line == "TFLE 1 result i=3 cycles=12345 crc32=00c0ffee hex=01ff"
+    assert parse_line(line).fields == fields
+    with pytest.raises(ProtocolError, match="run record lacks us"):
+        format_record("run", i=0, cycles=1)
+    with pytest.raises(ProtocolError, match="'words' is not a key=value field"):
+        format_record("error", msg="two words")
 
 
 @pytest.mark.parametrize("line", [*NOISE, b"", b"\n", "TFLEX 1 run i=0", b"sTFLE", "tfle 1 done"])
@@ -286,6 +298,27 @@ def test_a_silent_board_times_out_with_advice(loop):
     loop.write(b"TFLE 2 hello\n")
     with pytest.raises(SerialError, match="1 TFLE lines could not be parsed.*version 2"):
         read_records(loop, timeout=0.5)
+
+
+def test_a_board_that_only_prints_garbled_lines_still_times_out(pty):
+    state, path = pty
+    port = open_port(path)
+    stop = threading.Event()
+
+    def chatter() -> None:  # a firmware of another protocol version, talking forever
+        while not stop.is_set():
+            os.write(state["master"], b"TFLE 2 run i=0\nI (1) log line\n")
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    try:
+        with pytest.raises(SerialError, match=r"in 0.5 s.*could not be parsed.*version 2"):
+            monitor(port, timeout=0.5)
+    finally:
+        stop.set()
+        thread.join(10)
+        port.close()
 
 
 def test_bad_arguments_are_refused_before_anything_is_written(loop, tmp_path):

@@ -156,6 +156,17 @@ def parse_line(line: bytes | str) -> Record | None:
     return Record(kind, fields, raw, version)
 
 
+def format_record(kind: str, **fields: Any) -> str:
+    """The protocol line (without newline) for a record: `TFLE 1 <kind> key=value ...`.
+
+    For Python stand-ins of a board (the host TFLM runtime, tests); the line is checked by
+    parsing it back, so a missing field or a value with a blank raises ProtocolError.
+    """
+    line = " ".join(["TFLE", str(VERSION), kind, *(f"{k}={v}" for k, v in fields.items())])
+    parse_line(line)
+    return line
+
+
 def _field_value(raw: str, kind: str, key: str, value: str) -> Any:
     if key in INT_FIELDS:
         if not _DECIMAL.match(value):
@@ -259,6 +270,8 @@ def read_records(
         port.timeout = min(POLL_S, timeout)
         deadline = time.monotonic() + timeout
         while True:
+            if time.monotonic() > deadline:  # silence, or only noise and garbled lines
+                raise _silence(name, timeout, records, garbled, received, other_lines)
             try:
                 chunk = port.read_until(b"\n", MAX_LINE)
             except (serial.SerialException, OSError) as err:
@@ -273,8 +286,6 @@ def read_records(
             if not buf.endswith(b"\n"):
                 if len(buf) >= MAX_LINE:
                     buf.clear()  # no newline in sight: noise, not a record
-                if time.monotonic() > deadline:
-                    raise _silence(name, timeout, records, garbled, received, other_lines)
                 continue
             line, buf = bytes(buf), bytearray()
             try:
@@ -292,8 +303,6 @@ def read_records(
                 del other_lines[:-3]
                 if on_line:
                     on_line(text)
-                if time.monotonic() > deadline:
-                    raise _silence(name, timeout, records, garbled, received, other_lines)
                 continue
             records.append(record)
             deadline = time.monotonic() + timeout
@@ -554,6 +563,7 @@ class Session:
         return {
             "port": self.port,
             "hello": self.hello,
+            "emulated": _board_is_emulated(self.hello.get("board")),
             "latency": self.latency(),
             "layers_summary": self.layers_summary(),
             "output_crc32": self.output_crc32,
