@@ -400,7 +400,10 @@ def _conversion(r: _Reader) -> Conversion:
 def _flash(r: _Reader) -> Flash:
     import numpy as np
 
+    board = r.text("board", required=True)
+    runtime = r.text("runtime", required=True)
     runs = r.integer("runs", required=True)
+    emulated = r.flag("emulated", required=True)
     cycles = _stats(r, "cycles", required=True)
     us = _stats(r, "us", required=False)
     cycles_all = r.ints("cycles_all")
@@ -451,16 +454,17 @@ def _flash(r: _Reader) -> Flash:
     sections_reader = r.obj("sections")
     sections: tuple[tuple[str, int], ...] = ()
     if sections_reader is not None:
-        sections = tuple(
-            (str(name), sections_reader.integer(name, required=True))
-            for name in sections_reader.data
-        )
+        for name, nbytes in sections_reader.data.items():
+            if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+                # section names start with a dot: name them in brackets, not after one
+                r.fail(f"sections[{json.dumps(str(name))}]", "a non-negative integer", nbytes)
+            sections += ((str(name), nbytes),)
     return Flash(
         source=r.source,
-        board=r.text("board", required=True),
-        runtime=r.text("runtime", required=True),
+        board=board,
+        runtime=runtime,
         runs=runs,
-        emulated=r.flag("emulated", required=True),
+        emulated=emulated,
         cycles=cycles,
         us=us,
         cycles_all=cycles_all,
