@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tflite_edge.cli import main
@@ -133,6 +133,7 @@ def test_every_example_in_the_spec_parses_back_to_its_line():
             assert isinstance(value, int) == (key in INT_FIELDS), key
 
 
+@settings(database=None)  # write no .hypothesis/ folder into the repository
 @given(
     i=st.integers(0, 2**31),
     cycles=st.integers(0, 2**64),
