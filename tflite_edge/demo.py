@@ -1,0 +1,194 @@
+"""The demo, end to end: digits CNN -> prune 75 % + PQAT -> int8 -> AOT on the emulated
+board -> latency over serial -> every test sample validated on the board -> report.
+
+`make demo` and the quickstart notebook both run this; it uses only the public stages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+DIGITS_SEED = 0
+
+
+def digits_data(test_size: float = 0.2, seed: int = DIGITS_SEED):
+    """scikit-learn's bundled 8x8 digits as ((x_train, y_train), (x_test, y_test)), x in [0, 1]."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[..., None]
+    y = d.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+def build_digits_cnn(seed: int = DIGITS_SEED):
+    """A small tf_keras CNN for 8x8 digits: 2 convs, a pool and 2 dense layers (38 k weights)."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.layers.Input((8, 8, 1)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ],
+        name="digits_cnn",
+    )
+
+
+def train_digits_cnn(train, *, epochs: int = 12, seed: int = DIGITS_SEED, verbose: int = 0):
+    """The digits CNN trained in float; outputs are logits."""
+    import tf_keras as keras
+
+    x, y = train
+    model = build_digits_cnn(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True)
+    return model
+
+
+@dataclass
+class DemoResult:
+    """Everything the demo measured, and where it wrote it."""
+
+    out_dir: Path
+    model_path: Path
+    conversion: dict[str, Any]
+    flash: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
+    report: Path | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Float vs on-device int8 accuracy, flash and RAM, latency: the demo's last words."""
+        c = self.conversion
+        rows = [
+            ("model", f"{self.model_path} ({c['tflite_bytes']:,} B int8, "
+                      f"{c['float_bytes']:,} B float, sparsity {c['sparsity']:.0%})"),
+            ("float accuracy (Keras)", f"{c['float_accuracy']:.2%}"),
+            ("int8 accuracy (TFLM, host)", f"{c['int8_accuracy']:.2%}"),
+        ]
+        if self.validation:
+            v = self.validation
+            rows.append(("int8 accuracy (on device)",
+                         f"{v['accuracy']:.2%} over {v['samples']} test samples"))
+            rows.append(("bit-exact with TFLM", f"{v['bit_exact']}/{v['samples']}"))
+        if self.flash:
+            f = self.flash
+            rows.append(("board / runtime", f"{f['board']} / {f['runtime']}"))
+            rows.append(("flash / RAM (image)", f"{f['flash_bytes']:,} B / {f['ram_bytes']:,} B"))
+            if f.get("tflm_arena"):
+                rows.append(("TFLM arena, same model", f"{f['tflm_arena']['total']:,} B"))
+            unit = "instructions (emulated)" if f["emulated"] else "cycles"
+            rows.append(("latency (median)",
+                         f"{f['cycles']['median']:,.0f} {unit}, ~{f['us']['median']:,.0f} us"
+                         + (" estimated at the nominal clock" if f["emulated"] else "")))
+        if self.report:
+            rows.append(("report", str(self.report)))
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> Path:
+    from .validation import write_json
+
+    return write_json(path, doc)
+
+
+def run_demo(
+    *,
+    board: str = "qemu-m4",
+    runtime: str = "aot",
+    out_dir: str | Path = "demo",
+    sparsity: float = 0.75,
+    epochs: int = 12,
+    runs: int = 10,
+    convert_only: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+    progress: bool = False,
+) -> DemoResult:
+    """Run the whole pipeline on the digits data; each stage's JSON is written as it ends."""
+    from . import convert
+    from .boards import get_board
+
+    stage = on_stage or (lambda _msg: None)
+    get_board(board)  # an unknown board fails before minutes of training
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train, test = digits_data()
+    np.savez(out / "digits_test.npz", x=test[0], y=test[1])
+
+    stage(f"training the float digits CNN ({epochs} epochs, {len(train[0])} samples)")
+    float_model = train_digits_cnn(train, epochs=epochs, verbose=1 if progress else 0)
+
+    stage("QAT without pruning -> int8 (the dense reference)")
+    dense = convert(float_model, train_data=train, validation_data=test, progress=progress)
+    stage(f"pruning to {sparsity:.0%} with PQAT -> int8")
+    pruned = convert(float_model, train_data=train, validation_data=test, sparsity=sparsity,
+                     progress=progress)
+    model_path = pruned.save(out / "digits_int8.tflite")
+    m = pruned.metrics
+    conversion = {
+        "kind": "conversion",
+        "model": "digits_cnn",
+        **{k: m[k] for k in ("float_accuracy", "int8_accuracy", "sparsity", "float_bytes",
+                             "tflite_bytes", "arena_bytes", "ops")},
+        "variants": [
+            {"name": "float", "bytes": m["float_bytes"], "accuracy": m["float_accuracy"],
+             "sparsity": 0.0},
+            {"name": "int8 (QAT)", "bytes": dense.metrics["tflite_bytes"],
+             "accuracy": dense.metrics["int8_accuracy"], "sparsity": dense.metrics["sparsity"]},
+            {"name": f"int8 pruned {sparsity:.0%} (PQAT)", "bytes": m["tflite_bytes"],
+             "accuracy": m["int8_accuracy"], "sparsity": m["sparsity"]},
+        ],
+    }
+    files = [model_path, _write_json(out / "conversion.json", conversion)]
+    result = DemoResult(out_dir=out, model_path=model_path, conversion=conversion, files=files)
+    if convert_only:
+        return result
+    return _deploy(result, float_model, test, board=board, runtime=runtime, runs=runs,
+                   stage=stage, progress=progress)
+
+
+def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stage, progress):
+    from . import flash, report, validate
+    from .tflm import Reference
+
+    out = result.out_dir
+    stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")
+    flashed = flash(result.model_path, board=board, runtime=runtime, runs=runs,
+                    out_dir=out / f"build-{board}", jsonl=out / "serial.jsonl")
+    fdoc = {"kind": "flash", **flashed.to_dict()}
+    fdoc["tflm_arena"] = vars(Reference(result.model_path).arena())
+    result.flash = fdoc
+    result.files.append(_write_json(out / "flash.json", fdoc))
+
+    stage(f"validating all {len(test[0])} test samples on {board}")
+    validated = validate(result.model_path, test[0], test[1], board=board, runtime=runtime,
+                         keras_model=float_model)
+    result.validation = validated.to_dict()
+    result.files.append(validated.save(out / "validation.json"))
+
+    stage("writing the report")
+    docs = [result.conversion, fdoc, result.validation]
+    result.report = report(docs, out=out / "report.html")
+    result.files += [result.report, report(docs, out=out / "report.md", format="md")]
+    (out / "summary.json").write_text(json.dumps({"summary": result.summary()}) + "\n")
+    return result
