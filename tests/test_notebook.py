@@ -14,14 +14,10 @@ from conftest import ROOT
 @pytest.mark.slow
 def test_quickstart_runs_clean(tmp_path):
     nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
-    env_before = dict(os.environ)
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        NotebookClient(nb, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    # the kernel's own inline backend draws the plots; a forced MPLBACKEND would hide them
+    os.environ.pop("MPLBACKEND", None)
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
     assert not errors
