@@ -27,14 +27,19 @@ HOSTILE = "<script>alert('x')</script> & $\\alpha$ | `rm` [x](http://e.vil)"
 
 
 @pytest.fixture(scope="module")
-def conversion_doc(digits) -> dict:
-    """float vs int8 vs pruned int8 of a linear (nearest-centroid) digits classifier, measured."""
+def centroids(digits):
+    """A linear digits classifier: nearest centroid, as weights and bias, with the test split."""
     (x_tr, y_tr), (x_te, y_te) = digits
     x_tr, x_te = x_tr.reshape(len(x_tr), -1), x_te.reshape(len(x_te), -1)
-    centroids = np.stack([x_tr[y_tr == k].mean(axis=0) for k in range(10)])
+    c = np.stack([x_tr[y_tr == k].mean(axis=0) for k in range(10)])
     # argmin |x - c|^2 == argmax (2 c.x - |c|^2): a linear layer
-    w = (2 * centroids).astype(np.float32)
-    bias = -np.sum(centroids**2, axis=1)
+    return (2 * c).astype(np.float32), -np.sum(c**2, axis=1), x_te, y_te
+
+
+@pytest.fixture(scope="module")
+def conversion_doc(centroids) -> dict:
+    """float vs int8 vs pruned int8 of the centroid classifier, measured here."""
+    w, bias, x_te, y_te = centroids
 
     def int8(weights: np.ndarray) -> tuple[np.ndarray, float]:
         scale = float(np.abs(weights).max()) / 127
@@ -156,14 +161,14 @@ def flash_doc(kws, sections) -> dict:
 
 
 @pytest.fixture(scope="module")
-def validation_doc(digits) -> dict:
-    """Board outputs = the host's int8 outputs with three samples disturbed, compared here."""
-    (_, _), (x_te, y_te) = digits
-    rng = np.random.default_rng(1)
-    host = rng.integers(-128, 128, size=(len(x_te), 10)).astype(np.int8)
+def validation_doc(centroids) -> dict:
+    """Board outputs = the host's int8 logits with three samples disturbed, compared here."""
+    w, bias, x_te, y_te = centroids
+    logits = x_te @ w.T + bias
+    host = np.clip(np.round(logits / (np.abs(logits).max() / 127)), -128, 127).astype(np.int8)
     board = host.copy()
-    bad = rng.choice(len(board), size=3, replace=False)
-    board[bad, 0] = np.clip(board[bad, 0].astype(np.int16) + 2, -128, 127).astype(np.int8)
+    bad = np.random.default_rng(1).choice(len(board), size=3, replace=False)
+    board[bad] = np.clip(board[bad].astype(np.int16) + 2, -128, 127).astype(np.int8)
     same = np.all(board == host, axis=1)
     return {
         "kind": "validation",
@@ -210,8 +215,10 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.start_tags.append(tag)
         attrs = dict(attrs)
-        if tag in ("h1", "h2", "h3", "td", "th") or (tag == "p" and attrs.get("class") == "note"):
+        if tag in ("h1", "h2", "h3", "td", "th"):
             self._text = []
+        elif tag == "p" and attrs.get("class") in ("note", "source"):
+            self._text, self._p_class = [], attrs["class"]
         elif tag == "title":
             self._in_title = True
         elif tag == "table" and self._section is not None:
@@ -232,10 +239,10 @@ class Page(HTMLParser):
             self.headings.append((tag, text))
         if tag == "h2":
             self._section = self.sections.setdefault(
-                text, {"tables": [], "images": [], "notes": []}
+                text, {"tables": [], "images": [], "notes": [], "sources": []}
             )
         elif tag == "p":
-            self._section["notes"].append(text)
+            self._section[self._p_class + "s"].append(text)
         elif tag in ("td", "th"):
             self._section["tables"][-1][-1].append(text)
 
@@ -604,6 +611,9 @@ def test_cli_writes_html_and_markdown(docs, tmp_path):
     res = cli(*map(str, files), "-o", str(out))
     assert res.returncode == 0, res.stderr
     assert out.read_text() == render_report(files)
+    page = Page(out.read_text())
+    assert page.sections["Latency: qemu-m4 aot"]["sources"] == [f"from {files[1]}"]
+    assert Page(render_report(docs)).sections["Latency: qemu-m4 aot"]["sources"] == []
     res = cli(*map(str, files), "--markdown")
     assert res.returncode == 0, res.stderr
     assert res.stdout == render_report(files, format="md")

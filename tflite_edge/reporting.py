@@ -77,6 +77,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -215,6 +216,7 @@ class Results:
 
 
 _MISSING = object()
+_DICT_SOURCE = "results"  # how a document passed as a dict is named in messages: results[0]
 
 
 class _Reader:
@@ -538,7 +540,7 @@ def load_results(results: Any) -> Results:
             source = str(item)
             data = _read_file(Path(item))
         elif isinstance(item, Mapping):
-            source, data = f"results[{n}]", item
+            source, data = f"{_DICT_SOURCE}[{n}]", item
         else:
             raise ResultsError(
                 f"results[{n}] should be a path to a JSON file or a dict but is "
@@ -869,6 +871,11 @@ def _region(section: str) -> str:
     return "other"
 
 
+def _file_source(source: str) -> str | None:
+    """The file a document came from; dicts passed in Python have no file worth naming."""
+    return None if re.fullmatch(rf"{_DICT_SOURCE}\[\d+\]", source) else source
+
+
 def _variants(c: Conversion) -> list[Variant]:
     if c.variants:
         return list(c.variants)
@@ -907,7 +914,7 @@ def _model_section(Figure, c: Conversion, images: bool) -> dict:
         facts.append(("ops", ", ".join(c.ops)))
     return {
         "heading": f"Model: {c.model}" if c.model else "Model",
-        "source": c.source,
+        "source": _file_source(c.source),
         "variants": _table(
             ["variant", "bytes", "KiB", "of float", "accuracy", "sparsity"],
             rows,
@@ -1025,7 +1032,7 @@ def _latency_section(Figure, f: Flash, images: bool) -> dict:
         )
     return {
         "heading": f"Latency: {f.label}",
-        "source": f.source,
+        "source": _file_source(f.source),
         "note": note,
         "facts": _facts(facts),
         "table": _table(["", cycles_label, us_label], rows, [False, True, True]),
@@ -1050,7 +1057,7 @@ def _validation_section(v: Validation) -> dict:
     ]
     return {
         "heading": f"Validation: {where}" if where else "Validation",
-        "source": v.source,
+        "source": _file_source(v.source),
         "facts": _facts(facts),
     }
 
