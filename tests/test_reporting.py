@@ -527,6 +527,20 @@ def test_kind_is_inferred_for_plain_cli_json(flash_doc, validation_doc, conversi
     assert (len(results.flashes), len(results.validations), len(results.conversions)) == (1, 1, 1)
 
 
+def test_numpy_values_from_python_are_numbers(docs, html):
+    conversion, flash, validation = (json.loads(json.dumps(d)) for d in docs)
+    flash.update(
+        cycles_all=np.asarray(flash["cycles_all"]),
+        runs=np.int64(flash["runs"]),
+        ram_bytes=np.uint32(flash["ram_bytes"]),
+        emulated=np.bool_(True),
+    )
+    flash["cycles"]["median"] = np.float64(flash["cycles"]["median"])
+    conversion["variants"][1]["bytes"] = np.int64(conversion["variants"][1]["bytes"])
+    validation["accuracy"] = np.float64(validation["accuracy"])
+    assert render_report([conversion, flash, validation]) == html
+
+
 BAD = [
     ("flash", ("cycles", "median"), "12", "cycles.median", "a non-negative number"),
     ("flash", ("runs",), -1, "runs", "a non-negative integer"),

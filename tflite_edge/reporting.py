@@ -76,6 +76,7 @@ import base64
 import io
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -249,31 +250,34 @@ class _Reader:
         value = self._raw(key, "a non-negative integer", required)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        checked = _as_int(value)
+        if checked is None:
             self.fail(key, "a non-negative integer", value)
-        return value
+        return checked
 
     def number(self, key: str, *, required: bool = False, fraction: bool = False) -> float | None:
         expected = "a fraction in [0, 1]" if fraction else "a non-negative number"
         value = self._raw(key, expected, required)
         if value is None:
             return None
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < 0 or (fraction and value > 1):
+        checked = _as_number(value)
+        if checked is None or (fraction and checked > 1):
             self.fail(key, expected, value)
-        return value
+        return checked
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self._raw(key, "a string", required)
         if value is not None and not isinstance(value, str):
             self.fail(key, "a string", value)
-        return value
+        return None if value is None else str(value)
 
     def flag(self, key: str, *, required: bool = False) -> bool | None:
         value = self._raw(key, "true or false", required)
-        if value is not None and not isinstance(value, bool):
+        if value is None:
+            return None
+        if not _is_bool(value):
             self.fail(key, "true or false", value)
-        return value
+        return bool(value)
 
     def obj(self, key: str, *, required: bool = False) -> _Reader | None:
         value = self._raw(key, "an object", required)
@@ -285,9 +289,13 @@ class _Reader:
 
     def array(self, key: str, *, required: bool = False) -> list | None:
         value = self._raw(key, "a list", required)
-        if value is not None and not isinstance(value, list):
+        if value is None:
+            return None
+        if hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:  # a numpy array
+            value = value.tolist()
+        if not isinstance(value, list | tuple):
             self.fail(key, "a list", value)
-        return value
+        return list(value)
 
     def items(self, key: str) -> list[_Reader]:
         """The objects of a list of objects (empty when the key is absent)."""
@@ -299,26 +307,52 @@ class _Reader:
         return out
 
     def ints(self, key: str) -> tuple[int, ...]:
-        values = self.array(key) or []
-        for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        out = []
+        for i, v in enumerate(self.array(key) or []):
+            checked = _as_int(v)
+            if checked is None:
                 self.fail(f"{key}[{i}]", "a non-negative integer", v)
-        return tuple(values)
+            out.append(checked)
+        return tuple(out)
 
     def numbers(self, key: str) -> tuple[float, ...]:
-        values = self.array(key) or []
-        for i, v in enumerate(values):
-            ok = isinstance(v, int | float) and not isinstance(v, bool)
-            if not ok or not math.isfinite(v) or v < 0:
+        out = []
+        for i, v in enumerate(self.array(key) or []):
+            checked = _as_number(v)
+            if checked is None:
                 self.fail(f"{key}[{i}]", "a non-negative number", v)
-        return tuple(values)
+            out.append(checked)
+        return tuple(out)
 
     def strs(self, key: str) -> tuple[str, ...]:
         values = self.array(key) or []
         for i, v in enumerate(values):
             if not isinstance(v, str):
                 self.fail(f"{key}[{i}]", "a string", v)
-        return tuple(values)
+        return tuple(str(v) for v in values)
+
+
+# Python callers hand over numpy scalars (np.int64 bytes, np.float32 accuracies); JSON gives
+# int/float. Both are numbers; a bool (JSON true) or a string of digits is not.
+def _is_bool(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, bool | np.bool_)
+
+
+def _as_int(value: Any) -> int | None:
+    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < 0:
+        return None
+    return int(value)
+
+
+def _as_number(value: Any) -> float | int | None:
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value) if value >= 0 else None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _describe(value: Any) -> str:
@@ -456,10 +490,11 @@ def _flash(r: _Reader) -> Flash:
     sections_reader = r.obj("sections")
     sections: tuple[tuple[str, int], ...] = ()
     if sections_reader is not None:
-        for name, nbytes in sections_reader.data.items():
-            if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+        for name, value in sections_reader.data.items():
+            nbytes = _as_int(value)
+            if nbytes is None:
                 # section names start with a dot: name them in brackets, not after one
-                r.fail(f"sections[{json.dumps(str(name))}]", "a non-negative integer", nbytes)
+                r.fail(f"sections[{json.dumps(str(name))}]", "a non-negative integer", value)
             sections += ((str(name), nbytes),)
     return Flash(
         source=r.source,
