@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__
 from .boards import DEFAULT_BOARD, Board, get_board
-from .errors import ModelError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
+from .errors import BoardError, ModelError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
 
@@ -44,11 +44,11 @@ BUILD_OUTPUTS = ("build", "managed_components", "sdkconfig", "sdkconfig.old", "d
 ESP_TFLITE_MICRO = ("espressif/esp-tflite-micro", "^1.3.7")
 ESP_MAIN_STACK = 8192
 
-# TFLM's cortex_m_generic TARGET_ARCH for each Cortex-M core we know (hard-float variants).
+# TFLM's cortex_m_generic TARGET_ARCH for each Cortex-M core ("+fp" added for hard-float boards).
 TFLM_TARGET_ARCH = {
     "cortex-m3": "cortex-m3",
-    "cortex-m4": "cortex-m4+fp",
-    "cortex-m7": "cortex-m7+fp",
+    "cortex-m4": "cortex-m4",
+    "cortex-m7": "cortex-m7",
     "cortex-m33": "cortex-m33",
     "cortex-m55": "cortex-m55",
 }
@@ -358,16 +358,31 @@ class _Job:
 
     def tflm_make_context(self) -> dict[str, Any]:
         b = self.board
+        host = b.family == "host"
+        arch = TFLM_TARGET_ARCH.get(b.cpu)
+        if not host and arch is None:
+            raise BoardError(
+                f"board {b.name} has CPU {b.cpu}, for which tflite-edge knows no TFLM "
+                f"cortex_m_generic TARGET_ARCH (known: {', '.join(TFLM_TARGET_ARCH)})",
+                board=b.name,
+            )
+        if arch in ("cortex-m4", "cortex-m7") and "-mfloat-abi=hard" in b.cflags:
+            arch += "+fp"  # TFLM's library must use the board's float ABI to link with it
         return {
             "firmware": firmware_dir().as_posix(),
             "runs": self.runs,
             "profile": int(self.profile),
-            "host": b.family == "host",
-            "target_arch": TFLM_TARGET_ARCH.get(b.cpu, ""),
+            "host": host,
+            "target_arch": arch or "",
+            "kernels": "" if host else "cmsis_nn",
         }
 
     def aot_make_context(self) -> dict[str, Any]:
-        return {"firmware": firmware_dir().as_posix(), "runs": self.runs, "profile": int(self.profile)}
+        return {
+            "firmware": firmware_dir().as_posix(),
+            "runs": self.runs,
+            "profile": int(self.profile),
+        }
 
     def esp_project(self, srcs: list[str], *, aot: bool = False) -> dict[str, str]:
         b = self.board
@@ -398,7 +413,7 @@ class _Job:
         from .aot import compile_aot
 
         where.mkdir(parents=True, exist_ok=True)
-        return compile_aot(self.model, where, profile=self.profile, name=self.model.name)
+        return compile_aot(self.model, where, profile=self.profile, name=self.label)
 
     # -- the manifest and the result
 
