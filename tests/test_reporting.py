@@ -518,6 +518,22 @@ def test_only_required_keys(validation_doc):
     }
 
 
+def test_identical_runs_still_get_a_histogram(flash_doc):
+    # -icount: every emulated run may count exactly the same instructions
+    same = [flash_doc["cycles_all"][0]] * flash_doc["runs"]
+    doc = dict(
+        flash_doc, cycles_all=same, cycles={"min": same[0], "median": same[0], "max": same[0]}
+    )
+    section = Page(render_report([doc])).sections["Latency: qemu-m4 aot"]
+    assert len(section["images"]) == 2
+    for img in section["images"]:
+        png_of(img)
+    rows = table_with(section, "")
+    assert {r[0]: number(r[1]) for r in rows[1:]} == dict.fromkeys(
+        ["min", "median", "p90", "max"], same[0]
+    )
+
+
 def test_kind_is_inferred_for_plain_cli_json(flash_doc, validation_doc, conversion_doc):
     plain = [
         {k: v for k, v in d.items() if k != "kind"}

@@ -853,12 +853,22 @@ def _unit(f: Flash) -> tuple[str, str]:
 
 def _histogram(Figure, f: Flash) -> Image:
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     values = np.asarray(f.cycles_all, dtype=np.float64)
     fig = Figure(figsize=(7, 2.8), layout="constrained")
     ax = fig.subplots()
-    bins = int(min(30, max(1, len(np.unique(values)))))
-    ax.hist(values, bins=bins, color=_COLORS[0])
+    title = f"Latency over {len(values)} runs: {f.label}"
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        # -icount makes every emulated run count the same instructions: one bar, said plainly
+        half = max(0.5, 0.002 * low)
+        ax.bar([low], [len(values)], width=2 * half, color=_COLORS[0])
+        ax.set_xlim(low - 10 * half, low + 10 * half)
+        title += " (every run the same)"
+    else:
+        bins = int(min(30, len(np.unique(values))))
+        ax.hist(values, bins=bins, color=_COLORS[0])
     ax.axvline(
         f.cycles.median,
         color=_COLORS[3],
@@ -867,7 +877,8 @@ def _histogram(Figure, f: Flash) -> Image:
     )
     ax.set_xlabel(_unit(f)[0])
     ax.set_ylabel("runs")
-    ax.set_title(_short(f"Latency over {len(values)} runs: {f.label}", 80))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(_short(title, 90))
     _thousands(ax.xaxis)
     ax.legend(fontsize=8)
     return _png(fig, f"latency histogram, {f.label}")
