@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import run
 
+from tflite_edge.errors import TFLiteEdgeError
 from tflite_edge.reporting import ResultsError, load_results, render_report, report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -621,6 +622,10 @@ def test_nothing_is_written_for_bad_input(docs, tmp_path):
     assert not fresh.parent.exists()
     with pytest.raises(ResultsError, match="no result documents"):
         report([], out=fresh)
+    with pytest.raises(TFLiteEdgeError, match="is a directory; name a file"):
+        report(docs, out=tmp_path)
+    with pytest.raises(TFLiteEdgeError, match="format should be one of html, md but is 'pdf'"):
+        report(docs, out=fresh, format="pdf")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temp files left
 
 
