@@ -1129,7 +1129,10 @@ def _summary(results: Results) -> Table:
             )
         )
         unit = "instructions (emulated)" if f.emulated else "cycles"
-        pairs.append((f"median latency ({f.label})", f"{_fmt_int(f.cycles.median)} {unit}"))
+        latency = f"{_fmt_int(f.cycles.median)} {unit}"
+        if f.us is not None:
+            latency += f", {_fmt_us(f.us.median)} µs" + (" (estimate)" if f.emulated else "")
+        pairs.append((f"median latency ({f.label})", latency))
     return _facts(pairs)
 
 
