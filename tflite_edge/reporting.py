@@ -16,7 +16,8 @@ conversion), so the plain output of ``tflite-edge flash --json`` works too.
 Optional keys may be absent or ``null``; the parts of the report that need them are left out.
 A key of the wrong type is an error (`ResultsError`, naming the document and the key).
 "int" means a non-negative JSON integer, "number" a non-negative integer or float, "fraction" a
-number in [0, 1] (accuracies and shares are fractions, not percent).
+number in [0, 1] (accuracies and shares are fractions, not percent). Dicts passed from Python
+may hold numpy scalars and 1-D arrays where numbers and lists are expected.
 
 ``"kind": "conversion"`` (the ``metrics`` of ``tflite_edge.convert()``)::
 
