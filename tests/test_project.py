@@ -292,8 +292,9 @@ def cmake_commands(text: str) -> list[tuple[str, list[str]]]:
     text = re.sub(r"#[^\n]*", "", text)
     commands = []
     for name, args in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)\)", text):
-        tokens = re.findall(r'"([^"]*)"|(\S+)', args)
-        commands.append((name.lower(), [q or w for q, w in tokens]))
+        tokens = re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', args)
+        values = [re.sub(r"\\(.)", r"\1", q) if q else w for q, w in tokens]
+        commands.append((name.lower(), values))
     return commands
 
 
@@ -366,8 +367,9 @@ def test_esp_idf_project_is_what_idf_expects(board, tflm_projects, models_dir):
         {"runtime": "tflm"},
         {"runtime": "tflm", "board": "esp32s3"},
         {"runtime": "aot"},
+        {"runtime": "aot", "board": "esp32"},
     ],
-    ids=["c_array", "tflm", "esp_idf", "aot"],
+    ids=["c_array", "tflm", "esp_idf", "aot", "esp_idf_aot"],
 )
 def test_rendering_is_deterministic(kw, tmp_path, models_dir):
     model = models_dir / "micro_speech_quantized.tflite"
@@ -966,3 +968,123 @@ def test_esp_idf_main_compiles_against_the_idf_api(tflm_projects, models_dir, tm
             ]
         )
     )
+
+
+ESP_STUB_IMPL = """
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "driver/uart.h"
+#include "esp_rom_sys.h"
+#include "freertos/task.h"
+esp_err_t uart_driver_install(uart_port_t uart_num, int rx_buffer_size, int tx_buffer_size,
+                              int queue_size, QueueHandle_t* uart_queue, int intr_alloc_flags) {
+  return 0;
+}
+int uart_read_bytes(uart_port_t uart_num, void* buf, uint32_t length, TickType_t ticks_to_wait) {
+  size_t n = fread(buf, 1, length, stdin);
+  if (n == 0) exit(0);
+  return (int)n;
+}
+uint32_t esp_rom_get_cpu_ticks_per_us(void) { return 240; }
+void vTaskDelay(const TickType_t ticks) { exit(0); }
+"""
+
+
+def test_esp_idf_aot_project_runs_the_model_bit_exact(tmp_path, models_dir):
+    """The ESP-IDF AOT project, compiled for this machine with the IDF API stood in for: the
+    harness's own main() runs over the ESP board glue (app_main is what ESP-IDF would call)."""
+    model = models_dir / "kws_ref_model.tflite"
+    m = load_model(model)
+    out = tmp_path / "esp"
+    res = render(model, out_dir=out, board="esp32", runtime="aot", runs=2)
+    assert res.ram_bytes is not None and res.weight_bytes is not None
+    main = cmake_commands((out / "main" / "CMakeLists.txt").read_text())
+    assert [c for c, _ in main] == ["idf_component_register", "target_compile_definitions"]
+    args = main[0][1]
+    srcs = args[args.index("SRCS") + 1 : args.index("INCLUDE_DIRS")]
+    assert sorted(srcs) == sorted(p.name for p in (out / "main").glob("*.c"))
+    defines = main[1][1][2:]
+    assert 'TFLE_BOARD_NAME="esp32"' in defines and "TFLE_RUNS=2" in defines
+    deps = yaml.safe_load((out / "main" / "idf_component.yml").read_text())["dependencies"]
+    assert "espressif/esp-tflite-micro" not in deps  # no TFLM in an AOT image
+
+    for rel, text in ESP_STUBS.items():
+        (tmp_path / "idf" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "idf" / rel).write_text(text)
+    (tmp_path / "idf" / "stub.c").write_text(ESP_STUB_IMPL)
+    exe = tmp_path / "fw"
+    _check(
+        run(
+            [
+                "gcc",
+                "-std=gnu11",
+                "-O1",
+                "-Wall",
+                "-Werror",
+                "-Wno-unused-parameter",
+                *[f"-D{d}" for d in defines],
+                "-I",
+                str(out / "main"),
+                "-I",
+                str(tmp_path / "idf"),
+                *[str(out / "main" / s) for s in srcs],
+                str(tmp_path / "idf" / "stub.c"),
+                "-o",
+                str(exe),
+                "-lm",
+            ]
+        )
+    )
+    x = np.random.default_rng(2).integers(-128, 128, m.input_tensors[0].nbytes, dtype=np.int8)
+    got = run([str(exe)], input=f"TFLE 1 in n={x.size} hex={x.tobytes().hex()}\n", timeout=60)
+    records = parse_records(got.stdout)
+    ref = Reference(model)
+    hello = next(r for r in records if r.kind == "hello")
+    assert hello["board"] == "esp32" and hello["runtime"] == "aot"
+    expect = zlib.crc32(ref.run_one(known_input(m)).tobytes())
+    assert {r["crc32"] for r in records if r.kind == "out"} == {f"{expect:08x}"}
+    result = next(r for r in records if r.kind == "result")
+    assert result.payload == ref.run_one(x).tobytes()
+
+
+# --------------------------------------------------------------------------- AOT project
+
+
+def test_aot_project_builds_and_matches_tflm_on_host(tmp_path, models_dir):
+    model = models_dir / "micro_speech_quantized.tflite"
+    m = load_model(model)
+    out = tmp_path / "p"
+    res = render(model, out_dir=out, board="host", runs=2)
+    assert {"Makefile", "tfle_model.c", "tfle_model.h", "tfle_input.c", "tfle_input.h"} <= set(
+        res.files
+    )
+    assert res.ram_bytes <= Reference(model).arena().head
+    assert res.code_bytes is not None and res.code_bytes > 0
+    assert res.weight_bytes is not None and res.weight_bytes > 0
+    make = (out / "Makefile").read_text()
+    assert re.search(r"^include \$\(TFLE_FIRMWARE\)/Makefile$", make, re.M)
+    firmware = re.search(r"^TFLE_FIRMWARE \?= (\S+)$", make, re.M).group(1)
+    assert Path(firmware).is_absolute() and (Path(firmware) / "Makefile").is_file()
+    _check(run(["make", "-s", "-C", str(out)]))
+    x = np.random.default_rng(3).integers(-128, 128, m.input_tensors[0].nbytes, dtype=np.int8)
+    got = run(
+        [str(out / "build" / "firmware")],
+        input=f"TFLE 1 in n={x.size} hex={x.tobytes().hex()}\n",
+        timeout=60,
+    )
+    records = parse_records(got.stdout)
+    ref = Reference(model)
+    expect = zlib.crc32(ref.run_one(known_input(m)).tobytes())
+    assert [r["crc32"] for r in records if r.kind == "out"] == [f"{expect:08x}"] * 2
+    hello = next(r for r in records if r.kind == "hello")
+    assert hello["ram"] == res.ram_bytes and hello["model"] == m.sha256[:8]
+    assert next(r for r in records if r.kind == "result").payload == ref.run_one(x).tobytes()
+
+
+def test_aot_project_builds_for_qemu_m4(tmp_path, models_dir):
+    out = tmp_path / "p"
+    render(models_dir / "kws_ref_model.tflite", out_dir=out, board="qemu-m4")
+    _check(run(["make", "-s", "-C", str(out)]))
+    header = _check(run(["arm-none-eabi-readelf", "-h", str(out / "build" / "firmware.elf")]))
+    assert "ARM" in header.stdout

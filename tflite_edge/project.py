@@ -131,7 +131,11 @@ class RenderResult:
             lines.append(tflm)
         elif self.ram_bytes is not None:
             lines.append(f"ram_bytes: {self.ram_bytes} B (static activation plan)")
-            code = f"{self.code_bytes} B" if self.code_bytes is not None else "not measured"
+            code = (
+                f"{self.code_bytes} B (model + kernels at -O2, before linking the harness)"
+                if self.code_bytes is not None
+                else "not measured (no compiler for this board here)"
+            )
             lines.append(f"flash: weights {self.weight_bytes} B, code {code}")
             lines.append(f"beside it: {tflm}")
         else:
@@ -283,14 +287,15 @@ class _Job:
         elif esp:
             self.aot = self.compile_aot(stage / "main")
             files.update(_prefixed("main/", self.known_input_files("tfle_model.h")))
-            files.update(_prefixed("main/", self.esp_aot_glue()))
-            srcs = sorted(p.name for p in (stage / "main").glob("*.c"))
-            srcs = sorted(set(srcs) | {"tfle_input.c", "tfle_board_esp.c"})
-            files.update(self.esp_project(srcs, aot=True))
+            files.update(_prefixed("main/", self.esp_aot_sources()))
+            srcs = {p.name for p in (stage / "main").glob("*.c")}
+            srcs |= {Path(rel).name for rel in files if rel.endswith(".c")}
+            files.update(self.esp_project(sorted(srcs), aot=True))
         else:
             self.aot = self.compile_aot(stage)
+            self.code_bytes = _code_bytes(self.board, stage, self.profile)
             files.update(self.known_input_files("tfle_model.h"))
-            files["Makefile"] = self.render("project/Makefile.j2", **self.aot_make_context())
+            files["Makefile"] = self.render("project/Makefile.j2", **self.aot_make_context(stage))
         for rel, text in files.items():
             _write_text(stage / rel, text)
 
@@ -377,11 +382,14 @@ class _Job:
             "kernels": "" if host else "cmsis_nn",
         }
 
-    def aot_make_context(self) -> dict[str, Any]:
+    def aot_make_context(self, stage: Path) -> dict[str, Any]:
+        srcs = sorted({p.name for p in stage.glob("*.c")} | {"tfle_input.c"})
         return {
             "firmware": firmware_dir().as_posix(),
             "runs": self.runs,
             "profile": int(self.profile),
+            "host": self.board.family == "host",
+            "app_srcs": srcs,
         }
 
     def esp_project(self, srcs: list[str], *, aot: bool = False) -> dict[str, str]:
@@ -392,6 +400,15 @@ class _Job:
             "srcs": sorted(srcs),
             "include_dirs": ["."],
             "dependencies": [] if aot else [ESP_TFLITE_MICRO],
+            # The AOT harness takes its settings from the command line (firmware/Makefile).
+            "definitions": [
+                f'TFLE_BOARD_NAME=\\"{b.name}\\"',
+                'TFLE_RUNTIME_NAME=\\"aot\\"',
+                f"TFLE_RUNS={self.runs}",
+                *(["TFLE_PROFILE=1"] if self.profile else []),
+            ]
+            if aot
+            else [],
             "cpu_mhz": b.clock_hz // 1_000_000,
             "main_stack": ESP_MAIN_STACK,
             "baud": b.baud,
@@ -403,11 +420,17 @@ class _Job:
             "main/idf_component.yml": self.render("esp_idf/idf_component.yml.j2", **ctx),
         }
 
-    def esp_aot_glue(self) -> dict[str, str]:
-        raise TFLiteEdgeError(
-            f"board {self.board.name} with the aot runtime is not available yet; "
-            "pass --runtime tflm for an ESP-IDF project"
-        )
+    def esp_aot_sources(self) -> dict[str, str]:
+        """The AOT harness and kernels, copied so that the ESP-IDF project stands alone."""
+        from .aot import kernel_include_dir
+
+        files = {}
+        harness = firmware_dir() / "harness"
+        for src in sorted([*harness.glob("*.[ch]"), *kernel_include_dir().glob("*.[ch]")]):
+            files[src.name] = src.read_text()
+        rx = max(1024, 2 * self.model.input_tensors[0].nbytes + 256)
+        files["tfle_board_esp.c"] = self.render("esp_idf/tfle_board_esp.c.j2", rx_buffer=rx)
+        return files
 
     def compile_aot(self, where: Path):
         from .aot import compile_aot
@@ -433,6 +456,7 @@ class _Job:
         if self.aot is not None:
             doc["ram_bytes"] = self.aot.ram_bytes
             doc["weight_bytes"] = self.aot.weight_bytes
+            doc["code_bytes"] = self.code_bytes
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     def result(self, out: Path, files: list[str]) -> RenderResult:
@@ -455,6 +479,37 @@ class _Job:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _code_bytes(board: Board, model_dir: Path, profile: bool) -> int | None:
+    """Code of the compiled model and the kernels it calls, for the board's CPU (an estimate
+    before the build: the harness and the C library are not included)."""
+    import subprocess
+
+    from .aot import kernel_include_dir, kernel_sources
+
+    cc = board.toolchain
+    if board.family == "esp-idf" or not cc.endswith("gcc") or shutil.which(cc) is None:
+        return None
+    size = cc[: -len("gcc")] + "size"
+    flags = [*board.cflags, "-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections"]
+    flags += ["-DTFLE_PROFILE=1"] if profile else []
+    # A relocatable link that keeps only what tfle_model_invoke reaches.
+    link = ["-nostdlib", "-Wl,-r", "-Wl,--gc-sections", "-Wl,-e,tfle_model_invoke"]
+    link += ["-no-pie"] if board.family == "host" else []
+    srcs = [str(p) for p in sorted(model_dir.glob("*.c"))] + [str(p) for p in kernel_sources()]
+    with tempfile.TemporaryDirectory() as tmp:
+        obj = Path(tmp) / "model.o"
+        cmd = [cc, *flags, *link, f"-I{kernel_include_dir()}", f"-I{model_dir}", *srcs]
+        built = subprocess.run([*cmd, "-o", str(obj)], capture_output=True, text=True)
+        if built.returncode != 0 or shutil.which(size) is None:
+            return None
+        table = subprocess.run([size, "-A", str(obj)], capture_output=True, text=True).stdout
+    return sum(
+        int(parts[1])
+        for parts in (line.split() for line in table.splitlines())
+        if len(parts) >= 2 and parts[0].startswith(".text") and parts[1].isdigit()
+    )
 
 
 def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
