@@ -140,3 +140,23 @@ def op_names(tflite: bytes) -> list[str]:
     from tflite_edge.model import load_model
 
     return [op.op for op in load_model(tflite).operators]
+
+
+def set_options(tflite: bytes, op_index: int, **options: Any) -> bytes:
+    """A copy of a .tflite with builtin options of one operator changed (e.g. beta=2.5).
+
+    For options the converter never emits from Keras (a SOFTMAX beta other than 1). The model
+    is re-serialized with the TFLite schema classes that ship with tflite-micro.
+    """
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    mt = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    opts = mt.subgraphs[0].operators[op_index].builtinOptions
+    for key, value in options.items():
+        if not hasattr(opts, key):
+            raise AttributeError(f"operator {op_index} has no option {key!r}")
+        setattr(opts, key, value)
+    builder = flatbuffers.Builder(len(tflite) + 1024)
+    builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

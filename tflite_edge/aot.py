@@ -85,6 +85,7 @@ __all__ = [
     "compile_aot",
     "conv_padding",
     "kernel_include_dir",
+    "kernel_objects",
     "kernel_sources",
     "per_channel_multipliers",
     "quantize_multiplier",
@@ -106,6 +107,16 @@ _C_TYPES = {
     np.dtype(np.int64): "int64_t",
     np.dtype(np.float32): "float",
     np.dtype(np.bool_): "uint8_t",
+}
+_C_SIZES = {
+    "int8_t": 1,
+    "uint8_t": 1,
+    "int16_t": 2,
+    "uint16_t": 2,
+    "int32_t": 4,
+    "uint32_t": 4,
+    "int64_t": 8,
+    "float": 4,
 }
 
 
@@ -417,7 +428,9 @@ class _Compiler:
         self._names.add(name)
         return name
 
-    def const_array(self, hint: str, values: Any, ctype: str | None = None) -> str:
+    def const_array(
+        self, hint: str, values: Any, ctype: str | None = None, comment: str = ""
+    ) -> str:
         arr = np.ascontiguousarray(values)
         ctype = ctype or _ctype(arr.dtype)
         key = (ctype, arr.dtype.str, arr.ravel().tobytes())
@@ -433,7 +446,9 @@ class _Compiler:
                 "ctype": ctype,
                 "count": count,
                 "body": body,
-                "nbytes": int(arr.size) * arr.dtype.itemsize,
+                "nbytes": count * _C_SIZES.get(ctype, arr.dtype.itemsize),
+                # a tensor name may hold anything; keep it from closing the comment
+                "comment": comment.replace("*/", "* /"),
             }
         )
         return name
@@ -453,8 +468,12 @@ class _Compiler:
 
     def constant_tensor(self, tensor: Tensor) -> str:
         if tensor.index not in self._tensor_arrays:
+            shape = "x".join(str(d) for d in tensor.shape) or "scalar"
             self._tensor_arrays[tensor.index] = self.const_array(
-                f"t{tensor.index}", tensor.data, _ctype(tensor.dtype)
+                f"t{tensor.index}",
+                tensor.data,
+                _ctype(tensor.dtype),
+                comment=f"tensor {tensor.index} [{shape}]: {tensor.name}",
             )
         return self._tensor_arrays[tensor.index]
 
@@ -816,6 +835,50 @@ const char *tfle_test_profile_entry(int i, int *layer, int *op_index) {
 """
 
 
+def _kernel_cache_dir() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"tflite-edge-kernels-{uid}"
+
+
+def kernel_objects(cc: str = "gcc", cflags: tuple[str, ...] = ("-O2",)) -> list[Path]:
+    """The kernels compiled with `cc cflags -c` into objects, cached by source content.
+
+    The cache (a folder in the system temp dir) is keyed by every kernel source and header,
+    the compiler and the flags, so an edited kernel is always rebuilt; objects are written
+    atomically, so concurrent test runs may share it. Pass e.g.
+    `cc="arm-none-eabi-gcc", cflags=("-mcpu=cortex-m4", "-mthumb", "-O2")` for a target.
+    """
+    if shutil.which(cc) is None:
+        raise ToolchainError(f"the C compiler {cc!r} is not on PATH; install it", tool=cc)
+    inc = kernel_include_dir()
+    digest = hashlib.sha256(repr((cc, tuple(cflags))).encode())
+    for f in sorted([*inc.glob("*.c"), *inc.glob("*.h")]):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    cache = _kernel_cache_dir() / digest.hexdigest()[:20]
+    cache.mkdir(parents=True, exist_ok=True)
+    objs = []
+    for src in kernel_sources():
+        obj = cache / (src.stem + ".o")
+        if not obj.exists():
+            fd, tmp = tempfile.mkstemp(prefix=f".{src.stem}.", suffix=".o", dir=cache)
+            os.close(fd)
+            _run_cc([cc, "-std=c99", *cflags, "-Wall", "-Werror", f"-I{inc}",
+                     "-c", str(src), "-o", tmp], cc, src, tmp)  # fmt: skip
+            os.replace(tmp, obj)
+        objs.append(obj)
+    return objs
+
+
+def _run_cc(cmd: list[str], cc: str, what: Path, tmp: str | Path | None = None) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ToolchainError(
+            f"{cc} failed to compile {what}:\n{' '.join(cmd)}\n{proc.stderr[-4000:]}", tool=cc
+        )
+
+
 def build_host_runner(
     out_dir: str | Path,
     *,
@@ -825,23 +888,23 @@ def build_host_runner(
 ) -> HostRunner:
     """Compile out_dir/tfle_model.c and the kernels with the host gcc into a ctypes library.
 
-    Reads input/output sizes and types back from the model the files were generated from
-    only through the header, so any compiled output dir works. The library is written to
-    out_dir/host/ under a name derived from the sources, so rebuilding never reuses a stale
-    loaded library.
+    Usage (tests): `compile_aot(m, d); runner = build_host_runner(d); y = runner.run(xs)` with
+    xs shaped (N, *input_shape[1:]) like `tflm.Reference.run`. Sizes come from the generated
+    header, so any compiled output dir works. The kernels are compiled once and cached
+    (`kernel_objects`); the library goes to out_dir/host/ under a name derived from its
+    sources, so a rebuilt model never reuses a stale loaded library. profile=True defines
+    TFLE_PROFILE and links a recorder of the hook calls (`HostRunner.profile_calls()`).
     """
     out = Path(out_dir)
     model_c = out / "tfle_model.c"
     model_h = out / "tfle_model.h"
     if not model_c.exists() or not model_h.exists():
         raise FileNotFoundError(f"{out} holds no tfle_model.c/.h; run compile_aot() first")
-    if shutil.which(cc) is None:
-        raise ToolchainError(f"the host C compiler {cc!r} is not on PATH; install gcc", tool=cc)
-    sources = [model_c, *kernel_sources()]
-    digest = hashlib.sha256()
-    for s in sources + [model_h]:
-        digest.update(s.read_bytes())
-    digest.update(repr((cc, cflags, profile)).encode())
+    pic_flags = (*cflags, "-fPIC")
+    objs = kernel_objects(cc, pic_flags)
+    digest = hashlib.sha256(repr((cc, cflags, profile)).encode())
+    for f in [model_c, model_h, *objs]:
+        digest.update(f.read_bytes())
     host = out / "host"
     host.mkdir(exist_ok=True)
     extra: list[Path] = []
@@ -852,18 +915,13 @@ def build_host_runner(
     lib = host / f"libtfle_model_{digest.hexdigest()[:16]}.so"
     if not lib.exists():
         tmp = lib.with_suffix(".tmp")
-        cmd = [
-            cc, "-std=c99", "-shared", "-fPIC", *cflags, "-Wall", "-Werror",
-            *(["-DTFLE_PROFILE"] if profile else []),
-            f"-I{out}", f"-I{kernel_include_dir()}",
-            *map(str, sources + extra), "-o", str(tmp), "-lm",
-        ]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise ToolchainError(
-                f"{cc} failed to build the generated model in {out}:\n{proc.stderr[-4000:]}",
-                tool=cc,
-            )
+        _run_cc(
+            [cc, "-std=c99", "-shared", *pic_flags, "-Wall", "-Werror",
+             *(["-DTFLE_PROFILE"] if profile else []),
+             f"-I{out}", f"-I{kernel_include_dir()}",
+             *map(str, [model_c, *extra, *objs]), "-o", str(tmp), "-lm"],
+            cc, model_c, tmp,
+        )  # fmt: skip
         os.replace(tmp, lib)
     meta = _read_header(model_h)
     return HostRunner(
@@ -979,7 +1037,9 @@ def _multipliers(ctx: EmitContext, x: TensorView, w: TensorView, y: TensorView, 
         else:
             mult, shift = per_channel_multipliers(x.scale, scales[:1], y.scale)
         per_channel = 0
-    return ctx.const_array("mult", mult), ctx.const_array("shift", shift), per_channel
+    # shifts fit in int8 (TFLM keeps them in [-31, 30]); 3 bytes of flash saved per channel
+    shift8 = np.asarray(shift, dtype=np.int8)
+    return ctx.const_array("mult", mult), ctx.const_array("shift", shift8), per_channel
 
 
 @register_op("CONV_2D")

@@ -5,7 +5,7 @@
 #include "tfle_kernels.h"
 
 static inline int32_t requantize(const tfle_conv_params *p, int32_t acc, const int32_t *bias,
-                                 const int32_t *mult, const int32_t *shift, int32_t ch) {
+                                 const int32_t *mult, const int8_t *shift, int32_t ch) {
   const int32_t q = p->per_channel ? ch : 0;
   if (bias) acc = tfle_wrap_add(acc, bias[ch]);
   acc = tfle_mbqm(acc, mult[q], shift[q]);
@@ -14,7 +14,7 @@ static inline int32_t requantize(const tfle_conv_params *p, int32_t acc, const i
 }
 
 void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *filter,
-                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                    const int32_t *bias, const int32_t *mult, const int8_t *shift,
                     int8_t *output) {
   const int32_t fic = p->filter_in_c;
   const int32_t groups = p->in_c / fic;
@@ -55,7 +55,7 @@ void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t
 
 void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
                            const tfle_sparse_weights *filter, const int32_t *bias,
-                           const int32_t *mult, const int32_t *shift, int8_t *output) {
+                           const int32_t *mult, const int8_t *shift, int8_t *output) {
   const int32_t fic = p->filter_in_c;
   const int32_t groups = p->in_c / fic;
   const int32_t filters_per_group = p->out_c / groups;
@@ -103,7 +103,7 @@ void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
 
 void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
                               const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                              const int32_t *shift, int8_t *output) {
+                              const int8_t *shift, int8_t *output) {
   const int32_t dm = p->depth_multiplier;
   int32_t b, oy, ox, ic, m, ky, kx;
   for (b = 0; b < p->batches; b++) {
@@ -137,7 +137,7 @@ void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
 
 void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
                                      const tfle_sparse_weights *filter, const int32_t *bias,
-                                     const int32_t *mult, const int32_t *shift,
+                                     const int32_t *mult, const int8_t *shift,
                                      int8_t *output) {
   const int32_t dm = p->depth_multiplier;
   int32_t b, oy, ox, oc, k;

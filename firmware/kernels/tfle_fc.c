@@ -3,7 +3,7 @@
 #include "tfle_kernels.h"
 
 static inline int8_t requantize(const tfle_fc_params *p, int32_t acc, const int32_t *bias,
-                                const int32_t *mult, const int32_t *shift, int32_t ch) {
+                                const int32_t *mult, const int8_t *shift, int32_t ch) {
   const int32_t q = p->per_channel ? ch : 0;
   if (bias) acc = tfle_wrap_add(acc, bias[ch]);
   acc = tfle_mbqm(acc, mult[q], shift[q]);
@@ -13,7 +13,7 @@ static inline int8_t requantize(const tfle_fc_params *p, int32_t acc, const int3
 
 void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                             const int32_t *shift, int8_t *output) {
+                             const int8_t *shift, int8_t *output) {
   int32_t b, oc, d;
   for (b = 0; b < p->batches; b++) {
     const int8_t *in = input + b * p->in_depth;
@@ -31,7 +31,7 @@ void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
 /* Only for weights with zero point 0 (TFLM's int8 weights always are): zeros add nothing. */
 void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input,
                                     const tfle_sparse_weights *filter, const int32_t *bias,
-                                    const int32_t *mult, const int32_t *shift,
+                                    const int32_t *mult, const int8_t *shift,
                                     int8_t *output) {
   int32_t b, oc, k;
   for (b = 0; b < p->batches; b++) {

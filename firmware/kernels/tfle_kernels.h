@@ -41,18 +41,18 @@ typedef struct {
 } tfle_conv_params;
 
 void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *filter,
-                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                    const int32_t *bias, const int32_t *mult, const int8_t *shift,
                     int8_t *output);
 void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
                            const tfle_sparse_weights *filter, const int32_t *bias,
-                           const int32_t *mult, const int32_t *shift, int8_t *output);
+                           const int32_t *mult, const int8_t *shift, int8_t *output);
 void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
                               const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                              const int32_t *shift, int8_t *output);
+                              const int8_t *shift, int8_t *output);
 /* Sparse depthwise: rows are output channels over the (ky, kx) positions. */
 void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
                                      const tfle_sparse_weights *filter, const int32_t *bias,
-                                     const int32_t *mult, const int32_t *shift,
+                                     const int32_t *mult, const int8_t *shift,
                                      int8_t *output);
 
 /* FULLY_CONNECTED. */
@@ -65,10 +65,10 @@ typedef struct {
 
 void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
-                             const int32_t *shift, int8_t *output);
+                             const int8_t *shift, int8_t *output);
 void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input,
                                     const tfle_sparse_weights *filter, const int32_t *bias,
-                                    const int32_t *mult, const int32_t *shift, int8_t *output);
+                                    const int32_t *mult, const int8_t *shift, int8_t *output);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D (input and output share quantization). */
 typedef struct {
