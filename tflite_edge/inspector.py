@@ -7,14 +7,17 @@ No TensorFlow import: this stays fast for the CLI.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import TFLiteEdgeError
+from .errors import ModelError, TFLiteEdgeError
 from .model import Model, Tensor, load_model
+from .tflm import Arena
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -105,9 +108,7 @@ class ModelReport:
         ]
         for label, ts in (("input", self.inputs), ("output", self.outputs)):
             for t in ts:
-                lines.append(
-                    f"{label:<9} {t.name}  {t.dtype}{list(t.shape)}  {t.quantization}"
-                )
+                lines.append(f"{label:<9} {t.name}  {t.dtype}{list(t.shape)}  {t.quantization}")
         if self.weight_sparsity is not None:
             lines.append(f"sparsity  {self.weight_sparsity:.1%} of int8 weights are zero")
         if self.arena_bytes is not None:
@@ -125,7 +126,9 @@ class ModelReport:
             lines.append(f"  {op:<28} x{counts[op]:<4} {mark}")
         lines.append("")
         lines.append("tensors:")
-        header = f"  {'#':>3}  {'kind':<10} {'dtype':<7} {'shape':<18} {'bytes':>8}  {'quant':<24} name"
+        header = (
+            f"  {'#':>3}  {'kind':<10} {'dtype':<7} {'shape':<18} {'bytes':>8}  {'quant':<24} name"
+        )
         lines.append(header)
         for t in self.tensors:
             quant = t.quantization
@@ -171,11 +174,128 @@ def weight_sparsity(model: str | Path | bytes | Model) -> float | None:
     return sum(_zeros(t) for t in ws) / total
 
 
+def check_structure(model: Model) -> None:
+    """Reject flatbuffers whose indices or sizes are inconsistent (TFLM would crash on them)."""
+    n = len(model.tensors)
+
+    def bad(what: str) -> ModelError:
+        return ModelError(
+            f"{model.path or 'the model bytes'} is a corrupt TFLite flatbuffer: {what}; "
+            "re-export the model or check the file was copied completely",
+            path=model.path,
+        )
+
+    if not model.inputs or not model.outputs:
+        raise bad("the subgraph names no input or no output tensor")
+    for i in (*model.inputs, *model.outputs):
+        if not 0 <= i < n:
+            raise bad(f"subgraph input/output tensor {i} does not exist ({n} tensors)")
+    for o in model.operators:
+        if not o.outputs:
+            raise bad(f"operator {o.index} ({o.op}) has no output")
+        for i in o.inputs:
+            if not -1 <= i < n:
+                raise bad(f"operator {o.index} ({o.op}) reads tensor {i}, which does not exist")
+        for i in o.outputs:
+            if not 0 <= i < n:
+                raise bad(f"operator {o.index} ({o.op}) writes tensor {i}, which does not exist")
+    for t in model.tensors:
+        if any(d < 0 for d in t.shape) or t.size > 1 << 31:
+            raise bad(f"tensor {t.index} has shape {list(t.shape)}")
+        if t.data is not None and t.data.size != t.size:
+            raise bad(
+                f"tensor {t.index} has shape {list(t.shape)} ({t.size} values) but its buffer "
+                f"holds {t.data.size}"
+            )
+        q = t.quantization
+        if q is not None and q.scale.size > 1:
+            if not 0 <= q.axis < len(t.shape) or t.shape[q.axis] != q.scale.size:
+                raise bad(
+                    f"tensor {t.index} has {q.scale.size} per-channel scales on axis {q.axis} "
+                    f"of shape {list(t.shape)}"
+                )
+        if q is not None and q.zero_point.size not in (1, q.scale.size):
+            raise bad(
+                f"tensor {t.index} has {q.scale.size} scales but {q.zero_point.size} zero points"
+            )
+
+
+# Measures the arena in a child process: TFLM trusts the flatbuffer, and a corrupt one can
+# crash the interpreter (a segfault would take the caller's process with it).
+_ARENA_CHILD = """
+import json, sys
+from tflite_edge import tflm
+from tflite_edge.errors import TFLiteEdgeError
+data = sys.stdin.buffer.read()
+try:
+    a = tflm.Reference(data).arena()
+    doc = {"total": a.total, "head": a.head, "tail": a.tail}
+except TFLiteEdgeError as err:
+    doc = {"error": str(err)}
+sys.stdout.write("\\nTFLE-ARENA " + json.dumps(doc) + "\\n")
+"""
+
+
+def measure_arena(model: Model) -> Arena:
+    """TFLM's arena for a model, measured by the real interpreter in a child process."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-c", _ARENA_CHILD],
+        input=model.data,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    where = model.path or "the model bytes"
+    if proc.returncode < 0:
+        raise ModelError(
+            f"the TFLM interpreter crashed (signal {-proc.returncode}) loading {where}: the "
+            "flatbuffer is corrupt or inconsistent; re-export the model with TFLiteConverter",
+            path=model.path,
+        )
+    lines = [
+        ln
+        for ln in proc.stdout.decode(errors="replace").splitlines()
+        if ln.startswith("TFLE-ARENA ")
+    ]
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ModelError(
+            f"the TFLM interpreter failed on {where} ({tail[0]}); the flatbuffer is probably "
+            "corrupt: re-export the model with TFLiteConverter",
+            path=model.path,
+        )
+    doc = json.loads(lines[-1].split(" ", 1)[1])
+    if "error" in doc:
+        raise _ReferenceRefused(doc["error"])
+    return Arena(total=doc["total"], head=doc["head"], tail=doc["tail"])
+
+
+class _ReferenceRefused(TFLiteEdgeError):
+    """The interpreter declined the model cleanly (unsupported, multi-input, ...): a finding."""
+
+
 def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     """Read a .tflite model and measure it: tensors, ops, quantization, sizes, TFLM arena."""
     from . import tflm
 
-    model = load_model(tflite)
+    try:
+        model = load_model(tflite)
+    except TFLiteEdgeError:
+        raise
+    except Exception as err:  # the flatbuffer reader trips over garbage in many ways
+        where = str(tflite) if isinstance(tflite, (str, Path)) else "the model bytes"
+        raise ModelError(
+            f"{where} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err}); "
+            "re-export the model or check the file was copied completely",
+            path=where if isinstance(tflite, (str, Path)) else None,
+        ) from err
+    check_structure(model)
     weights = {t.index: t for t in weight_tensors(model)}
     ins, outs = set(model.inputs), set(model.outputs)
     tensors = []
@@ -220,14 +340,12 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
         )
     else:
         try:
-            arena = tflm.Reference(model).arena()
-        except TFLiteEdgeError as err:
+            arena = measure_arena(model)
+        except _ReferenceRefused as err:
             arena_error = str(err)
             warnings.append(f"the TFLM interpreter cannot run this model: {err}")
     if model.subgraph_count > 1:
-        warnings.append(
-            f"the model has {model.subgraph_count} subgraphs; only the first is shown"
-        )
+        warnings.append(f"the model has {model.subgraph_count} subgraphs; only the first is shown")
     by_index = {t.index: t for t in tensors}
     ws = list(weights.values())
     total = sum(t.size for t in ws)

@@ -9,9 +9,11 @@ TensorFlow, tf_keras and tfmot are imported inside the functions: `import tflite
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,8 @@ REPRESENTATIVE_SAMPLES = 200
 STRUCTURED = {"2:4": (2, 4)}
 _KERAS3_HINT = (
     "rebuild the model with tf_keras (`import tf_keras as keras`, with the environment "
-    "variable TF_USE_LEGACY_KERAS=1 set before TensorFlow is imported), or pass no training "
-    "data for post-training quantization only"
+    "variable TF_USE_LEGACY_KERAS=1 set before TensorFlow is imported), or ask for "
+    "post-training quantization only (qat=False and no sparsity; CLI: --no-qat)"
 )
 
 
@@ -77,9 +79,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     if path.is_dir():
         raise TFLiteEdgeError(f"output path {str(path)!r} is a directory; pass a file name")
     if not path.parent.is_dir():
-        raise TFLiteEdgeError(
-            f"output folder {str(path.parent)!r} does not exist; create it first"
-        )
+        raise TFLiteEdgeError(f"output folder {str(path.parent)!r} does not exist; create it first")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -98,8 +98,18 @@ def _tf():
     # tfmot only works with Keras 2; the variable must be set before TensorFlow loads.
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    import sys
 
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+
+    # The first import logs CUDA/oneDNN chatter from C++ that no log level silences.
+    def load():
+        tf = importlib.import_module("tensorflow")
+        tf.config.list_physical_devices()  # probes CUDA now, while its error log is captured
+        return tf
+
+    tf, _ = _capture_stderr(load)
     return tf
 
 
@@ -140,14 +150,18 @@ def load_keras(path: str | Path) -> Any:
     try:
         return keras2.models.load_model(path, compile=True)
     except Exception as err:  # noqa: BLE001 - any failure means "try the other Keras"
-        errors.append(f"tf_keras: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        errors.append(
+            f"tf_keras: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        )
     if path.suffix == ".keras":
         try:
             import keras
 
             return keras.models.load_model(path)
         except Exception as err:  # noqa: BLE001
-            errors.append(f"keras 3: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+            errors.append(
+                f"keras 3: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            )
     raise ModelError(
         f"{str(path)!r} could not be loaded as {expected} ({'; '.join(errors)}); "
         "check the file is a complete Keras model saved with model.save()",
@@ -179,7 +193,7 @@ def _model_input_shape(model: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def _model_classes(model: Any) -> int:
+def _model_outputs(model: Any) -> int:
     shape = model.output_shape
     if isinstance(shape, list):
         raise ModelError(
@@ -212,8 +226,9 @@ def _check_inputs(x: Any, what: str, input_shape: tuple[int, ...]) -> np.ndarray
 
 
 def _check_pair(
-    data: Any, what: str, input_shape: tuple[int, ...], classes: int
+    data: Any, what: str, input_shape: tuple[int, ...], outputs: int
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate (inputs, labels); labels become (N,) class indices/targets or (N, outputs)."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError(f"{what} must be a pair (inputs, labels); found {type(data).__name__}")
     x = _check_inputs(data[0], f"{what} inputs", input_shape)
@@ -223,64 +238,92 @@ def _check_pair(
             f"{what} labels do not match the inputs: {x.shape[0]} inputs but "
             f"{y.shape[0] if y.ndim else 'a scalar'} labels; pass one label per input"
         )
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+        raise DataError(f"{what} labels have dtype {y.dtype}; expected numbers")
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{what} labels contain NaN or infinite values; fix or drop those samples")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim == 1:
-        if np.issubdtype(y.dtype, np.floating):
-            if not np.all(np.isfinite(y)):
-                raise DataError(f"{what} labels contain NaN or infinite values")
-            if not np.all(y == np.round(y)):
-                raise DataError(
-                    f"{what} labels are fractional; expected class indices 0..{classes - 1} "
-                    "(or one-hot rows)"
-                )
-        elif not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"{what} labels have dtype {y.dtype}; expected integer class indices")
-        y = y.astype(np.int64)
-        if classes > 1 and (y.min() < 0 or y.max() >= classes):
-            raise DataError(
-                f"{what} labels run from {y.min()} to {y.max()} but the model has {classes} "
-                f"outputs; labels must be class indices 0..{classes - 1}"
-            )
-        return x, y
-    if y.ndim == 2 and y.shape[1] == classes:
-        if not np.all(np.isfinite(y)):
-            raise DataError(f"{what} labels contain NaN or infinite values")
-        return x, y.astype(np.float32)
-    raise DataError(
-        f"{what} labels have shape {y.shape}; expected ({x.shape[0]},) class indices or "
-        f"({x.shape[0]}, {classes}) one-hot rows for a model with {classes} outputs"
-    )
+    if y.ndim == 2 and y.shape[1] == outputs:
+        return x, y.astype(np.float32)  # one-hot (or soft) rows
+    if y.ndim != 1:
+        raise DataError(
+            f"{what} labels have shape {y.shape}; expected ({x.shape[0]},) class indices or "
+            f"({x.shape[0]}, {outputs}) one-hot rows for a model with {outputs} outputs"
+        )
+    if outputs == 1:
+        return x, (y.astype(np.int64) if y.dtype.kind in "biu" else y.astype(np.float32))
+    if not np.all(y == np.round(y)):
+        raise DataError(
+            f"{what} labels are fractional; the model has {outputs} outputs, so labels must be "
+            f"class indices 0..{outputs - 1} (or one-hot rows)"
+        )
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= outputs:
+        raise DataError(
+            f"{what} labels run from {y.min()} to {y.max()} but the model has {outputs} "
+            f"outputs; labels must be class indices 0..{outputs - 1}"
+        )
+    return x, y
 
 
-def _class_index(y: np.ndarray) -> np.ndarray:
-    return y if y.ndim == 1 else np.argmax(y, axis=-1)
-
-
-# --------------------------------------------------------------------------- training pieces
-
-
-def _outputs_probabilities(model: Any) -> bool:
-    """Whether the model ends in a softmax (so losses must not treat outputs as logits)."""
+def _final_activation(model: Any) -> str:
+    """'softmax', 'sigmoid' or '' for the model's last layer (so losses know about logits)."""
     last = model.layers[-1]
+    if type(last).__name__ in ("Softmax", "Sigmoid"):
+        return type(last).__name__.lower()
     act = getattr(last, "activation", None)
     name = getattr(act, "__name__", "") if act is not None else ""
-    return name == "softmax" or type(last).__name__ == "Softmax"
+    return name if name in ("softmax", "sigmoid") else ""
 
 
-def _loss_for(model: Any, y: np.ndarray) -> Any:
-    keras = _tf_keras()
-    loss = getattr(model, "loss", None)
-    if loss:
-        return loss
-    logits = not _outputs_probabilities(model)
-    if y.ndim == 1:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
-    return keras.losses.CategoricalCrossentropy(from_logits=logits)
+@dataclass(frozen=True)
+class _Task:
+    """What the model predicts, which decides the loss and the score we report."""
 
+    kind: str  # "classes" (argmax over outputs), "binary" (one unit), "regression"
+    activation: str  # final softmax/sigmoid, or "" for logits / linear outputs
 
-def _metric_for(y: np.ndarray) -> str:
-    return "sparse_categorical_accuracy" if y.ndim == 1 else "categorical_accuracy"
+    @classmethod
+    def of(cls, model: Any, outputs: int, y: np.ndarray | None) -> _Task:
+        act = _final_activation(model)
+        if outputs > 1:
+            return cls("classes", act)
+        binary_labels = y is not None and np.all((y == 0) | (y == 1))
+        if binary_labels and (act == "sigmoid" or y.dtype.kind in "biu"):
+            return cls("binary", act)
+        return cls("regression", act)
+
+    def loss(self, y: np.ndarray) -> Any:
+        keras = _tf_keras()
+        logits = self.activation == ""
+        if self.kind == "classes":
+            if y.ndim == 1:
+                return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
+            return keras.losses.CategoricalCrossentropy(from_logits=logits)
+        if self.kind == "binary":
+            return keras.losses.BinaryCrossentropy(from_logits=logits)
+        return keras.losses.MeanSquaredError()
+
+    def metric(self, y: np.ndarray) -> str:
+        if self.kind == "classes":
+            return "sparse_categorical_accuracy" if y.ndim == 1 else "categorical_accuracy"
+        return "binary_accuracy" if self.kind == "binary" else "mae"
+
+    def score(self, pred: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy (classes, binary) or mean absolute error (regression) of float outputs."""
+        pred = np.asarray(pred, dtype=np.float64).reshape(len(y), -1)
+        if self.kind == "classes":
+            truth = y if y.ndim == 1 else np.argmax(y, axis=-1)
+            return float(np.mean(np.argmax(pred, axis=-1) == truth))
+        if self.kind == "binary":
+            threshold = 0.5 if self.activation == "sigmoid" else 0.0
+            return float(np.mean((pred[:, 0] > threshold) == (y > 0.5)))
+        return float(np.mean(np.abs(pred[:, 0] - y)))
+
+    @property
+    def score_name(self) -> str:
+        return "mae" if self.kind == "regression" else "accuracy"
 
 
 def _qat_unsupported(model: Any) -> list[Any]:
@@ -340,12 +383,12 @@ def _pruning_schedule(sparsity: float, total_steps: int, structured: bool) -> tu
     ), info
 
 
-def _fit(model, x, y, *, loss, epochs, batch_size, learning_rate, progress, callbacks=()):
+def _fit(model, x, y, *, task, loss, epochs, batch_size, learning_rate, progress, callbacks=()):
     keras = _tf_keras()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=loss,
-        metrics=[_metric_for(y)],
+        metrics=[task.metric(y)],
     )
     model.fit(
         x,
@@ -358,7 +401,9 @@ def _fit(model, x, y, *, loss, epochs, batch_size, learning_rate, progress, call
     )
 
 
-def _prune(model, x, y, *, sparsity, structured, loss, epochs, batch_size, learning_rate, progress):
+def _prune(
+    model, x, y, *, sparsity, structured, task, loss, epochs, batch_size, learning_rate, progress
+):
     import tensorflow_model_optimization as tfmot
 
     keras = _tf_keras()
@@ -391,6 +436,7 @@ def _prune(model, x, y, *, sparsity, structured, loss, epochs, batch_size, learn
         pruned,
         x,
         y,
+        task=task,
         loss=loss,
         epochs=epochs,
         batch_size=batch_size,
@@ -406,7 +452,7 @@ def _weights_for_clone(model: Any, pruned: Any) -> list[np.ndarray]:
     """Original weights in the order of the pruned clone (wrappers add mask/threshold vars)."""
     # clone_model re-initializes; copying layer by layer keeps the trained values, and the
     # wrappers' own mask (ones) and threshold (zero) variables keep their initial values.
-    for src, dst in zip(model.layers, pruned.layers):
+    for src, dst in zip(model.layers, pruned.layers, strict=True):
         inner = getattr(dst, "layer", dst)
         inner.set_weights(src.get_weights())
     return pruned.get_weights()
@@ -443,38 +489,39 @@ def _quantize_aware(model, *, preserve_sparsity: bool):
 
 
 def _capture_stderr(fn):
-    """Run fn() with fd 2 captured: the converter's C++ logging is noise, unless it fails."""
+    """Run fn() with stdout and stderr captured (file descriptors and Python streams).
+
+    The converter's C++ logging and Keras 3's export messages are noise, unless it fails:
+    then the captured text is attached to the exception as a note.
+    """
+    import contextlib
+    import io
     import sys
 
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
     with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
+        for fd in saved:
+            os.dup2(tmp.fileno(), fd)
+        text = io.StringIO()
         try:
-            try:
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
                 return fn(), ""
-            except Exception as err:
-                tmp.seek(0)
-                err.add_note(tmp.read().decode(errors="replace")[-2000:])
-                raise
+        except Exception as err:
+            tmp.seek(0)
+            err.add_note((text.getvalue() + tmp.read().decode(errors="replace"))[-2000:])
+            raise
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, dup in saved.items():
+                os.dup2(dup, fd)
+                os.close(dup)
 
 
-def _converter(model: Any, input_shape: tuple[int, ...]):
+def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
     tf = _tf()
-    if _is_tf_keras(model):
-        return tf.lite.TFLiteConverter.from_keras_model(model)
-    # Keras 3: trace the call as a concrete function with a batch of one.
-    fn = tf.function(lambda x: model(x, training=False))
-    concrete = fn.get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-
-
-def _to_tflite(model: Any, input_shape: tuple[int, ...], representative: np.ndarray | None):
-    tf = _tf()
-    converter = _converter(model, input_shape)
+    # Works for tf_keras and Keras 3 models alike (Keras 3 goes through an export).
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if representative is not None:
 
         def samples():
@@ -488,7 +535,10 @@ def _to_tflite(model: Any, input_shape: tuple[int, ...], representative: np.ndar
         converter.inference_output_type = tf.int8
     what = "int8" if representative is not None else "float"
     try:
-        data, _ = _capture_stderr(converter.convert)
+        with warnings.catch_warnings():
+            # "Statistics for quantized inputs were expected": QAT models carry their ranges.
+            warnings.simplefilter("ignore")
+            data, _ = _capture_stderr(converter.convert)
     except Exception as err:
         notes = "".join(getattr(err, "__notes__", []))
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -507,7 +557,7 @@ def _predict(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
-    """Run float inputs through the int8 model in TFLM, quantizing with the input's scale."""
+    """Float outputs of the int8 model in TFLM: inputs quantized, outputs dequantized."""
     from . import tflm
 
     ref = tflm.Reference(tflite)
@@ -515,13 +565,18 @@ def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
     scale, zp = float(q.scale[0]), int(q.zero_point[0])
     info = np.iinfo(ref.input_dtype)
     xq = np.clip(np.round(x / scale) + zp, info.min, info.max).astype(ref.input_dtype)
-    if not progress:
-        return ref.run(xq)
-    from tqdm import tqdm
+    if progress:
+        from tqdm import tqdm
 
-    return np.stack(
-        [ref.run_one(s).reshape(ref.output_shape[1:]) for s in tqdm(xq, desc="TFLM int8 eval")]
-    )
+        out = np.stack(
+            [ref.run_one(s).reshape(ref.output_shape[1:]) for s in tqdm(xq, desc="TFLM int8 eval")]
+        )
+    else:
+        out = ref.run(xq)
+    oq = ref.model.output_tensors[0].quantization
+    if oq is None:
+        return out.astype(np.float64)
+    return (out.astype(np.float64) - float(oq.zero_point[0])) * float(oq.scale[0])
 
 
 def _sample(x: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -555,14 +610,7 @@ def convert(
     without training data it is quantized post-training. Accuracy is measured on
     `validation_data` (else the training data) in the float model and in TFLM.
     """
-    if isinstance(model, (str, Path)):
-        model = load_keras(model)
-    keras3 = _is_keras3(model)
-    if not keras3 and not _is_tf_keras(model):
-        raise ModelError(
-            f"expected a Keras model (tf_keras or Keras 3) or a model path, found "
-            f"{type(model).__name__}; load the model first or pass its .keras/.h5 path"
-        )
+    # Arguments first: a typo should fail in a second, before TensorFlow loads.
     if sparsity is not None and not (0.0 <= float(sparsity) < 1.0):
         raise TFLiteEdgeError(
             f"sparsity must be in [0, 1) (the share of weights set to zero), found {sparsity}; "
@@ -585,15 +633,23 @@ def convert(
     if int(batch_size) < 1:
         raise TFLiteEdgeError(f"batch_size must be >= 1, found {batch_size}")
 
+    if isinstance(model, (str, Path)):
+        model = load_keras(model)
+    keras3 = _is_keras3(model)
+    if not keras3 and not _is_tf_keras(model):
+        raise ModelError(
+            f"expected a Keras model (tf_keras or Keras 3) or a model path, found "
+            f"{type(model).__name__}; load the model first or pass its .keras/.h5 path"
+        )
     input_shape = _model_input_shape(model)
-    classes = _model_classes(model)
+    outputs = _model_outputs(model)
     train = (
-        _check_pair(train_data, "train_data", input_shape, classes)
+        _check_pair(train_data, "train_data", input_shape, outputs)
         if train_data is not None
         else None
     )
     val = (
-        _check_pair(validation_data, "validation_data", input_shape, classes)
+        _check_pair(validation_data, "validation_data", input_shape, outputs)
         if validation_data is not None
         else None
     )
@@ -617,30 +673,37 @@ def convert(
             f"model {model.name!r} is a Keras 3 model; pruning and quantization-aware "
             f"training (tfmot) need a Keras 2 model: {_KERAS3_HINT}"
         )
+    if training and prune and int(epochs) < 1:
+        raise TFLiteEdgeError(f"pruning needs epochs >= 1 to train at all, found {epochs}")
     tf = _tf()
-    tf.keras.utils.set_random_seed(seed) if not keras3 else tf.random.set_seed(seed)
-    np.random.seed(seed)
+    if keras3:
+        tf.random.set_seed(seed)
+    else:
+        _tf_keras().utils.set_random_seed(seed)
 
     metrics: dict[str, Any] = {"warnings": []}
     eval_x, eval_y = val if val is not None else (train if train is not None else (None, None))
+    labels = train[1] if train is not None else (eval_y if eval_y is not None else None)
+    task = _Task.of(model, outputs, labels)
+    metrics["task"] = task.kind
     metrics["evaluated_on"] = "validation" if val is not None else "train"
     metrics["eval_samples"] = 0 if eval_x is None else int(len(eval_x))
-    metrics["float_accuracy"] = None
-    if eval_x is not None and classes > 1:
-        pred = _predict(model, eval_x, batch_size)
-        metrics["float_accuracy"] = float(np.mean(np.argmax(pred, -1) == _class_index(eval_y)))
+    metrics["float_accuracy"] = metrics["int8_accuracy"] = None
+    if eval_x is not None:
+        score = task.score(_predict(model, eval_x, batch_size), eval_y)
+        metrics[f"float_{task.score_name}"] = score
 
-    float_tflite = _to_tflite(model, input_shape, None)
-    metrics["float_bytes"] = len(float_tflite)
+    metrics["float_bytes"] = len(_to_tflite(model, None))
 
     optimized = model
     method = []
     if training:
-        # The checks come first: a layer QAT cannot handle should fail before minutes of pruning.
+        # Checked first: a layer QAT cannot handle should fail before minutes of pruning.
         if qat and _qat_unsupported(model):
             _quantize_aware(model, preserve_sparsity=prune)  # raises with the layer named
-        loss = _loss_for(model, train[1])
         x, y = train
+        loss = getattr(model, "loss", None) or task.loss(y)
+        fit = {"task": task, "loss": loss, "batch_size": int(batch_size), "progress": progress}
         if prune:
             optimized, info = _prune(
                 model,
@@ -648,11 +711,9 @@ def convert(
                 y,
                 sparsity=sparsity,
                 structured=structured,
-                loss=loss,
                 epochs=int(epochs),
-                batch_size=int(batch_size),
                 learning_rate=learning_rate,
-                progress=progress,
+                **fit,
             )
             metrics["pruning"] = info
             method.append(f"prune {structured or f'{float(sparsity):.0%}'}")
@@ -663,16 +724,14 @@ def convert(
                 )
         if qat:
             optimized = _quantize_aware(optimized, preserve_sparsity=prune)
+            # QAT fine-tunes a trained network: a smaller step keeps it where it was.
             _fit(
                 optimized,
                 x,
                 y,
-                loss=loss,
                 epochs=int(fine_tune_epochs),
-                batch_size=int(batch_size),
-                # QAT fine-tunes a trained network: a smaller step keeps it where it was.
                 learning_rate=learning_rate / 10,
-                progress=progress,
+                **fit,
             )
             method.append("PQAT" if prune else "QAT")
         else:
@@ -683,13 +742,13 @@ def convert(
     metrics["target_sparsity"] = (0.5 if structured else float(sparsity)) if prune else None
     metrics["structured"] = structured
 
-    tflite = _to_tflite(optimized, input_shape, rep)
-    result = _measure(tflite, metrics, eval_x, eval_y, classes, progress)
+    tflite = _to_tflite(optimized, rep)
+    result = _measure(tflite, metrics, eval_x, eval_y, task, progress)
     result.keras_model = optimized if optimized is not model else None
     return result
 
 
-def _measure(tflite, metrics, eval_x, eval_y, classes, progress) -> ConversionResult:
+def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResult:
     from . import tflm
     from .inspector import weight_sparsity
     from .model import load_model
@@ -700,7 +759,6 @@ def _measure(tflite, metrics, eval_x, eval_y, classes, progress) -> ConversionRe
     metrics["sparsity"] = weight_sparsity(m)
     missing = tflm.missing_ops(m)
     metrics["tflm_missing_ops"] = missing
-    metrics["int8_accuracy"] = None
     metrics["arena_bytes"] = None
     if missing:
         # Still return the model: it is valid TFLite, but the board's TFLM build cannot run it.
@@ -709,12 +767,11 @@ def _measure(tflite, metrics, eval_x, eval_y, classes, progress) -> ConversionRe
             "board; replace the layers that produce these ops"
         )
         return ConversionResult(tflite, metrics)
-    # A model TFLM claims to support but cannot load is an error, not a warning.
-    ref = tflm.Reference(m)
-    metrics["arena_bytes"] = ref.arena().total
-    if eval_x is not None and classes > 1:
+    # A model TFLM claims to support but cannot load is an error (raised here), not a warning.
+    metrics["arena_bytes"] = tflm.Reference(m).arena().total
+    if eval_x is not None:
         out = _int8_outputs(tflite, eval_x, progress)
-        metrics["int8_accuracy"] = float(np.mean(np.argmax(out, -1) == _class_index(eval_y)))
+        metrics[f"int8_{task.score_name}"] = task.score(out, eval_y)
     return ConversionResult(tflite, metrics)
 
 
@@ -754,21 +811,24 @@ def distill(
             f"teacher takes inputs of shape {_model_input_shape(teacher)} but the student "
             f"takes {input_shape}; both must take the same inputs"
         )
-    classes = _model_classes(student)
-    if _model_classes(teacher) != classes:
+    classes = _model_outputs(student)
+    if _model_outputs(teacher) != classes:
         raise ModelError(
-            f"teacher has {_model_classes(teacher)} outputs but the student has {classes}; "
+            f"teacher has {_model_outputs(teacher)} outputs but the student has {classes}; "
             "both must predict the same classes"
+        )
+    if classes < 2:
+        raise ModelError(
+            f"distill() needs classifiers (2 or more outputs); the student has {classes}"
         )
     x, y = _check_pair(train_data, "train_data", input_shape, classes)
     tf = _tf()
     keras = _tf_keras()
     keras.utils.set_random_seed(seed)
-    y_idx = _class_index(y)
-    teacher_probs = _outputs_probabilities(teacher)
-    student_probs = _outputs_probabilities(student)
+    y_idx = y if y.ndim == 1 else np.argmax(y, axis=-1)
+    student_probs = _final_activation(student) == "softmax"
     t_logits_all = _predict(teacher, x, 256)
-    if teacher_probs:
+    if _final_activation(teacher) == "softmax":
         # log p is a logit up to a per-sample constant, which softmax ignores.
         t_logits_all = np.log(np.clip(t_logits_all, 1e-7, 1.0))
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
@@ -785,7 +845,7 @@ def distill(
             soft = kl(tf.nn.softmax(tb / T), tf.nn.softmax(s_logits / T)) * (T * T)
             loss = alpha * hard + (1.0 - alpha) * soft
         grads = tape.gradient(loss, student.trainable_variables)
-        optimizer.apply_gradients(zip(grads, student.trainable_variables))
+        optimizer.apply_gradients(zip(grads, student.trainable_variables, strict=True))
         return loss
 
     rng = np.random.default_rng(seed)
