@@ -25,85 +25,60 @@ from .quant import quantize_multiplier
 MAX_DIMS = 6  # TFLE_X_MAX_DIMS
 HEADER = "tfle_extra.h"
 
+
 # C struct layouts of tfle_extra.h: (field, kind, count); kind "i" = int32_t, "f" = float.
+def _ints(names: str) -> list[tuple[str, str, int]]:
+    return [(name, "i", 1) for name in names.split()]
+
+
 STRUCTS: dict[str, list[tuple[str, str, int]]] = {
     "tfle_bcast": [
-        ("broadcast", "i", 1),
-        ("size", "i", 1),
+        *_ints("broadcast size"),
         ("dims", "i", MAX_DIMS),
         ("stride1", "i", MAX_DIMS),
         ("stride2", "i", MAX_DIMS),
     ],
-    "tfle_add_params": [
-        (name, "i", 1)
-        for name in (
-            "input1_offset", "input2_offset", "output_offset", "left_shift",
-            "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
-            "output_multiplier", "output_shift", "act_min", "act_max",
-        )
-    ],  # fmt: skip
-    "tfle_mul_params": [
-        (name, "i", 1)
-        for name in (
-            "input1_offset", "input2_offset", "output_offset",
-            "output_multiplier", "output_shift", "act_min", "act_max",
-        )
-    ],  # fmt: skip
-    "tfle_requant_params": [
-        (name, "i", 1)
-        for name in ("size", "input_zp", "output_zp", "multiplier", "shift", "act_min", "act_max")
-    ],
-    "tfle_affine_params": [("size", "i", 1), ("zero_point", "i", 1), ("scale", "f", 1)],
-    "tfle_leaky_relu_params": [
-        (name, "i", 1)
-        for name in (
-            "size", "input_zp", "output_zp", "multiplier_identity", "shift_identity",
-            "multiplier_alpha", "shift_alpha",
-        )
-    ],  # fmt: skip
-    "tfle_hard_swish_params": [
-        (name, "i", 1)
-        for name in (
-            "size", "input_zp", "output_zp",
-            "output_multiplier_fixedpoint_int16", "output_multiplier_exponent",
-            "reluish_multiplier_fixedpoint_int16", "reluish_multiplier_exponent",
-        )
-    ],  # fmt: skip
-    "tfle_sigmoid_params": [
-        (name, "i", 1)
-        for name in (
-            "size", "input_zp", "input_range_radius", "input_multiplier", "input_left_shift"
-        )
-    ],
+    "tfle_add_params": _ints(
+        "input1_offset input2_offset output_offset left_shift input1_multiplier input1_shift "
+        "input2_multiplier input2_shift output_multiplier output_shift act_min act_max"
+    ),
+    "tfle_mul_params": _ints(
+        "input1_offset input2_offset output_offset output_multiplier output_shift act_min act_max"
+    ),
+    "tfle_requant_params": _ints("size input_zp output_zp multiplier shift act_min act_max"),
+    "tfle_affine_params": [*_ints("size zero_point"), ("scale", "f", 1)],
+    "tfle_leaky_relu_params": _ints(
+        "size input_zp output_zp multiplier_identity shift_identity multiplier_alpha shift_alpha"
+    ),
+    "tfle_hard_swish_params": _ints(
+        "size input_zp output_zp output_multiplier_fixedpoint_int16 output_multiplier_exponent "
+        "reluish_multiplier_fixedpoint_int16 reluish_multiplier_exponent"
+    ),
+    "tfle_sigmoid_params": _ints(
+        "size input_zp input_range_radius input_multiplier input_left_shift"
+    ),
     "tfle_reduce_shape": [
-        ("n_kept", "i", 1),
+        *_ints("n_kept"),
         ("kept_dims", "i", MAX_DIMS),
         ("kept_strides", "i", MAX_DIMS),
-        ("n_reduced", "i", 1),
+        *_ints("n_reduced"),
         ("reduced_dims", "i", MAX_DIMS),
         ("reduced_strides", "i", MAX_DIMS),
-        ("num_reduced", "i", 1),
+        *_ints("num_reduced"),
     ],
-    "tfle_mean_params": [("mode", "i", 1), ("output_zp", "i", 1), ("scale", "f", 1), ("bias", "f", 1)],
+    "tfle_mean_params": _ints("input_zp output_zp multiplier shift"),
     "tfle_pad_params": [
         ("in_dims", "i", MAX_DIMS),
         ("before", "i", MAX_DIMS),
         ("after", "i", MAX_DIMS),
-        ("pad_value", "i", 1),
+        *_ints("pad_value"),
     ],
     "tfle_space_batch_params": [
         ("in_dims", "i", 4),
         ("out_dims", "i", 4),
-        ("block_h", "i", 1),
-        ("block_w", "i", 1),
-        ("pad_top", "i", 1),
-        ("pad_left", "i", 1),
-        ("pad_value", "i", 1),
+        *_ints("block_h block_w pad_top pad_left pad_value"),
     ],
 }
-
-MEAN_INTEGER = 0
-MEAN_FLOAT = 1
 
 
 # --------------------------------------------------------------------------- C text
@@ -191,8 +166,13 @@ def broadcast_params(s1: tuple[int, ...], s2: tuple[int, ...], out: tuple[int, .
         and np.broadcast_shapes(tuple(s1), tuple(s2)) == tuple(out)
     ):
         zeros = [0] * MAX_DIMS
-        return {"broadcast": 0, "size": size, "dims": [1] * MAX_DIMS, "stride1": zeros,
-                "stride2": zeros}  # fmt: skip
+        return {
+            "broadcast": 0,
+            "size": size,
+            "dims": [1] * MAX_DIMS,
+            "stride1": zeros,
+            "stride2": zeros,
+        }
     if len(out) > MAX_DIMS:
         raise ValueError(f"broadcasting over {len(out)} dimensions (at most {MAX_DIMS})")
     dims = [1] * (MAX_DIMS - len(out)) + list(out)
@@ -205,8 +185,13 @@ def broadcast_params(s1: tuple[int, ...], s2: tuple[int, ...], out: tuple[int, .
             acc *= ext[d]
         return st
 
-    return {"broadcast": 1, "size": size, "dims": dims, "stride1": strides(s1),
-            "stride2": strides(s2)}  # fmt: skip
+    return {
+        "broadcast": 1,
+        "size": size,
+        "dims": dims,
+        "stride1": strides(s1),
+        "stride2": strides(s2),
+    }
 
 
 def add_params(in1: Tensor, in2: Tensor, out: Tensor, activation: str | None) -> dict:
@@ -219,13 +204,19 @@ def add_params(in1: Tensor, in2: Tensor, out: Tensor, activation: str | None) ->
     mo, sho = _smaller_than_one(twice_max / ((1 << left_shift) * float(so)))
     lo, hi = activation_bounds(activation, out)
     return {
-        "input1_offset": -_zp(in1), "input2_offset": -_zp(in2), "output_offset": _zp(out),
+        "input1_offset": -_zp(in1),
+        "input2_offset": -_zp(in2),
+        "output_offset": _zp(out),
         "left_shift": left_shift,
-        "input1_multiplier": m1, "input1_shift": sh1,
-        "input2_multiplier": m2, "input2_shift": sh2,
-        "output_multiplier": mo, "output_shift": sho,
-        "act_min": lo, "act_max": hi,
-    }  # fmt: skip
+        "input1_multiplier": m1,
+        "input1_shift": sh1,
+        "input2_multiplier": m2,
+        "input2_shift": sh2,
+        "output_multiplier": mo,
+        "output_shift": sho,
+        "act_min": lo,
+        "act_max": hi,
+    }
 
 
 def mul_params(in1: Tensor, in2: Tensor, out: Tensor, activation: str | None) -> dict:
@@ -234,17 +225,29 @@ def mul_params(in1: Tensor, in2: Tensor, out: Tensor, activation: str | None) ->
     m, s = quantize_multiplier(real)
     lo, hi = activation_bounds(activation, out)
     return {
-        "input1_offset": -_zp(in1), "input2_offset": -_zp(in2), "output_offset": _zp(out),
-        "output_multiplier": m, "output_shift": s, "act_min": lo, "act_max": hi,
-    }  # fmt: skip
+        "input1_offset": -_zp(in1),
+        "input2_offset": -_zp(in2),
+        "output_offset": _zp(out),
+        "output_multiplier": m,
+        "output_shift": s,
+        "act_min": lo,
+        "act_max": hi,
+    }
 
 
 def requant_params(inp: Tensor, out: Tensor, *, relu: bool = False) -> dict:
     """tfle_requant_params: QUANTIZE int8->int8 (Requantize) or RELU (CalculateReluOpData)."""
     m, s = quantize_multiplier(float(_scale(inp)) / float(_scale(out)))
     lo = max(-128, _quantize(0.0, out)) if relu else -128
-    return {"size": inp.size, "input_zp": _zp(inp), "output_zp": _zp(out), "multiplier": m,
-            "shift": s, "act_min": lo, "act_max": 127}  # fmt: skip
+    return {
+        "size": inp.size,
+        "input_zp": _zp(inp),
+        "output_zp": _zp(out),
+        "multiplier": m,
+        "shift": s,
+        "act_min": lo,
+        "act_max": 127,
+    }
 
 
 def relu6_bounds(inp: Tensor) -> tuple[int, int]:
@@ -263,9 +266,15 @@ def leaky_relu_params(inp: Tensor, out: Tensor, alpha: float) -> dict:
     si, so, a = _scale(inp), _scale(out), np.float32(alpha)
     m_alpha, s_alpha = quantize_multiplier(float(si * a / so))
     m_id, s_id = quantize_multiplier(float(si / so))
-    return {"size": inp.size, "input_zp": _zp(inp), "output_zp": _zp(out),
-            "multiplier_identity": m_id, "shift_identity": s_id,
-            "multiplier_alpha": m_alpha, "shift_alpha": s_alpha}  # fmt: skip
+    return {
+        "size": inp.size,
+        "input_zp": _zp(inp),
+        "output_zp": _zp(out),
+        "multiplier_identity": m_id,
+        "shift_identity": s_id,
+        "multiplier_alpha": m_alpha,
+        "shift_alpha": s_alpha,
+    }
 
 
 def _downscale_int16(m32: int) -> int:
@@ -285,11 +294,15 @@ def hard_swish_params(inp: Tensor, out: Tensor) -> dict:
         raise ValueError(
             f"HARD_SWISH output multiplier exponent {oe} > 0: TFLM rejects this quantization"
         )
-    return {"size": inp.size, "input_zp": _zp(inp), "output_zp": _zp(out),
-            "output_multiplier_fixedpoint_int16": _downscale_int16(om),
-            "output_multiplier_exponent": oe,
-            "reluish_multiplier_fixedpoint_int16": _downscale_int16(rm),
-            "reluish_multiplier_exponent": re_}  # fmt: skip
+    return {
+        "size": inp.size,
+        "input_zp": _zp(inp),
+        "output_zp": _zp(out),
+        "output_multiplier_fixedpoint_int16": _downscale_int16(om),
+        "output_multiplier_exponent": oe,
+        "reluish_multiplier_fixedpoint_int16": _downscale_int16(rm),
+        "reluish_multiplier_exponent": re_,
+    }
 
 
 def sigmoid_params(inp: Tensor) -> dict:
@@ -304,8 +317,13 @@ def sigmoid_params(inp: Tensor) -> dict:
     max_input_rescaled = (
         1.0 * ((1 << input_integer_bits) - 1) * float(1 << (31 - input_integer_bits))
     ) / math.ldexp(1.0, left_shift)
-    return {"size": inp.size, "input_zp": _zp(inp), "input_range_radius": int(math.floor(
-        max_input_rescaled)), "input_multiplier": mult, "input_left_shift": left_shift}  # fmt: skip
+    return {
+        "size": inp.size,
+        "input_zp": _zp(inp),
+        "input_range_radius": int(math.floor(max_input_rescaled)),
+        "input_multiplier": mult,
+        "input_left_shift": left_shift,
+    }
 
 
 def resolve_axes(axes: Any, ndim: int) -> list[int]:
@@ -342,14 +360,23 @@ def reduce_shape(shape: tuple[int, ...], axes: list[int]) -> dict:
     }
 
 
-def mean_params(inp: Tensor, out: Tensor) -> dict:
-    """EvalIntegerMean: integer mean when quantization matches, else the float32 path."""
-    si, so = _scale(inp), _scale(out)
-    same = _zp(inp) == _zp(out) and si == so
-    scale = np.float32(si / so)
-    bias = np.float32(np.float32(-_zp(inp)) * scale)
-    return {"mode": MEAN_INTEGER if same else MEAN_FLOAT, "output_zp": _zp(out),
-            "scale": float(scale), "bias": float(bias)}  # fmt: skip
+def mean_params(inp: Tensor, out: Tensor, num_reduced: int) -> dict:
+    """TFLM's integer MEAN: input/output multiplier with 1/num_reduced folded in.
+
+    PrepareMeanOrSum quantizes input_scale / output_scale; QuantizedMeanOrSum then shifts
+    the multiplier left by floor(log2(n)) (at most 32, at most 31 + shift) and divides it by n.
+    """
+    m, s = quantize_multiplier(float(_scale(inp)) / float(_scale(out)))
+    n = int(num_reduced)
+    if n < 1:
+        raise ValueError("a MEAN over an empty axis")
+    shift = min(n.bit_length() - 1, 32, 31 + s)
+    return {
+        "input_zp": _zp(inp),
+        "output_zp": _zp(out),
+        "multiplier": (m << shift) // n if m >= 0 else -((-m << shift) // n),
+        "shift": s - shift,
+    }
 
 
 def pad_params(shape: tuple[int, ...], paddings: np.ndarray, pad_value: int) -> dict:
@@ -397,8 +424,35 @@ def space_batch_params(
     }
 
 
-def concat_params(shapes: list[tuple[int, ...]], out_shape: tuple[int, ...], axis: int,
-                  itemsize: int) -> tuple[int, list[int]]:  # fmt: skip
+def space_batch_output_shape(
+    kind: str, in_shape: tuple[int, ...], block: np.ndarray, pads: np.ndarray
+) -> tuple[int, ...] | None:
+    """The output shape SPACE_TO_BATCH_ND (paddings) or BATCH_TO_SPACE_ND (crops) computes.
+
+    None when the input does not divide by the block.
+    """
+    block = [int(v) for v in np.asarray(block).ravel()]
+    pads = np.asarray(pads).reshape(-1, 2).astype(int)
+    n = int(np.prod(block))
+    spatial = list(in_shape[1 : 1 + len(block)])
+    if kind == "space_to_batch":
+        sizes = [s + int(p[0]) + int(p[1]) for s, p in zip(spatial, pads, strict=True)]
+        if any(sz % bl for sz, bl in zip(sizes, block, strict=True)):
+            return None
+        return (
+            in_shape[0] * n,
+            *[sz // bl for sz, bl in zip(sizes, block, strict=True)],
+            *in_shape[1 + len(block) :],
+        )
+    if in_shape[0] % n:
+        return None
+    sizes = [s * bl - int(p[0]) - int(p[1]) for s, bl, p in zip(spatial, block, pads, strict=True)]
+    return (in_shape[0] // n, *sizes, *in_shape[1 + len(block) :])
+
+
+def concat_params(
+    shapes: list[tuple[int, ...]], out_shape: tuple[int, ...], axis: int, itemsize: int
+) -> tuple[int, list[int]]:
     """(outer rows, bytes copied from each input per row) of a concatenation."""
     ndim = len(out_shape)
     axis = axis + ndim if axis < 0 else axis
@@ -436,15 +490,33 @@ def _guard(ctx: EmitContext, fn: Any, *args: Any, **kw: Any) -> Any:
         ctx.unsupported(str(err))
 
 
+def _check_shape(ctx: EmitContext, expected: tuple[int, ...] | None, what: str) -> None:
+    """Refuse an op whose output shape in the model does not follow from its inputs."""
+    y = ctx.outputs[0]
+    if expected is None or tuple(int(d) for d in expected) != tuple(y.shape):
+        ctx.unsupported(
+            f"an output shape {tuple(y.shape)} that does not follow from {what} "
+            f"(expected {expected}); the model's shapes are inconsistent, as after a conversion "
+            "with a dynamic batch dimension: convert the Keras model with a fixed batch size of 1"
+        )
+
+
 def _binary(ctx: EmitContext, kind: str) -> str:
     a, b = ctx.inputs[0], ctx.inputs[1]
     y = ctx.outputs[0]
     _int8(ctx, a, b, y)
     if a.quant.per_channel or b.quant.per_channel:
         ctx.unsupported("per-channel quantized inputs")
+    try:
+        expected = tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
+    except ValueError:
+        expected = None
+    _check_shape(ctx, expected, f"broadcasting {tuple(a.shape)} with {tuple(b.shape)}")
     act = _activation(ctx)
     fn = add_params if kind == "add" else mul_params
-    p = _struct(ctx, kind, f"tfle_{kind}_params", _guard(ctx, fn, a.tensor, b.tensor, y.tensor, act))
+    p = _struct(
+        ctx, kind, f"tfle_{kind}_params", _guard(ctx, fn, a.tensor, b.tensor, y.tensor, act)
+    )
     bc = _guard(ctx, broadcast_params, a.shape, b.shape, y.shape)
     bp = _struct(ctx, "bcast", "tfle_bcast", bc)
     return f"tfle_{kind}_s8(&{p}, &{bp}, {a.expr}, {b.expr}, {y.expr});"
@@ -503,7 +575,9 @@ def _emit_leaky_relu(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     _int8(ctx, x, y)
     alpha = float(ctx.options.get("alpha", 0.2))
-    p = _struct(ctx, "leaky", "tfle_leaky_relu_params", leaky_relu_params(x.tensor, y.tensor, alpha))
+    p = _struct(
+        ctx, "leaky", "tfle_leaky_relu_params", leaky_relu_params(x.tensor, y.tensor, alpha)
+    )
     return f"tfle_leaky_relu_s8(&{p}, {x.expr}, {y.expr});"
 
 
@@ -546,10 +620,16 @@ def _emit_concatenation(ctx: EmitContext) -> str:
         ctx.unsupported(f"a fused {_activation(ctx)} activation (TFLM allows none)")
     if any(v.dtype != y.dtype for v in ins):
         ctx.unsupported("inputs of different types")
+    axis = int(ctx.options.get("axis", 0))
     outer, copy = _guard(
-        ctx, concat_params, [v.shape for v in ins], y.shape, int(ctx.options.get("axis", 0)),
-        y.dtype.itemsize,
-    )  # fmt: skip
+        ctx, concat_params, [v.shape for v in ins], y.shape, axis, y.dtype.itemsize
+    )
+    axis = axis + len(y.shape) if axis < 0 else axis
+    if any(len(v.shape) != len(y.shape) for v in ins):
+        ctx.unsupported("inputs of different ranks")
+    expected = list(ins[0].shape)
+    expected[axis] = sum(int(v.shape[axis]) for v in ins)
+    _check_shape(ctx, tuple(expected), f"concatenating {[tuple(v.shape) for v in ins]}")
     ctx.require_header(HEADER)
     sizes = ctx.const_array("concat", np.array(copy, dtype=np.int32))
     ptrs = ", ".join(f"(const void *){v.expr}" for v in ins)
@@ -570,7 +650,14 @@ def _emit_pad_common(ctx: EmitContext) -> str:
         if not cv.is_constant:
             ctx.unsupported("a pad value computed at run time")
         value = int(np.asarray(cv.data).ravel()[0])
-    p = _struct(ctx, "pad", "tfle_pad_params", _guard(ctx, pad_params, x.shape, paddings.data, value))
+    values = _guard(ctx, pad_params, x.shape, paddings.data, value)
+    lead = MAX_DIMS - len(x.shape)
+    expected = tuple(
+        i + b + a
+        for i, b, a in zip(values["in_dims"], values["before"], values["after"], strict=True)
+    )[lead:]
+    _check_shape(ctx, expected, f"padding {tuple(x.shape)}")
+    p = _struct(ctx, "pad", "tfle_pad_params", values)
     return f"tfle_pad_s8(&{p}, {x.expr}, {y.expr});"
 
 
@@ -589,16 +676,37 @@ def _reduce_shape_of(ctx: EmitContext) -> dict:
     if axes is None or not axes.is_constant:
         ctx.unsupported("reduction axes computed at run time (they must be a constant tensor)")
     resolved = _guard(ctx, resolve_axes, axes.data, len(x.shape))
-    return _guard(ctx, reduce_shape, x.shape, resolved)
+    shape = _guard(ctx, reduce_shape, x.shape, resolved)
+    kept = int(np.prod(shape["kept_dims"][: shape["n_kept"]], dtype=np.int64))
+    if kept != ctx.outputs[0].size:
+        ctx.unsupported(
+            f"an output of {ctx.outputs[0].size} elements from reducing {tuple(x.shape)} "
+            f"over axes {resolved} (expected {kept})"
+        )
+    return shape
 
 
 @register_op("MEAN")
 def _emit_mean(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     _int8(ctx, x, y)
-    s = _struct(ctx, "rshape", "tfle_reduce_shape", _reduce_shape_of(ctx))
-    p = _struct(ctx, "mean", "tfle_mean_params", mean_params(x.tensor, y.tensor))
+    shape = _reduce_shape_of(ctx)
+    if shape["n_reduced"] == 0:  # TFLM copies the input unchanged (ReduceIsCopy)
+        return _copy(ctx, x, y)
+    s = _struct(ctx, "rshape", "tfle_reduce_shape", shape)
+    p = _struct(
+        ctx, "mean", "tfle_mean_params", mean_params(x.tensor, y.tensor, shape["num_reduced"])
+    )
     return f"tfle_mean_s8(&{p}, &{s}, {x.expr}, {y.expr});"
+
+
+def _copy(ctx: EmitContext, x: Any, y: Any) -> str:
+    ctx.require_header(HEADER)
+    sizes = ctx.const_array("copy", np.array([x.nbytes], dtype=np.int32))
+    return (
+        f"{{ const void *const in_{ctx.prefix}[1] = {{(const void *){x.expr}}}; "
+        f"tfle_concat(1, in_{ctx.prefix}, {sizes}, 1, (void *){y.expr}); }}"
+    )
 
 
 @register_op("REDUCE_MAX")
@@ -618,6 +726,14 @@ def _space_batch(ctx: EmitContext, kind: str) -> str:
     if not (block.is_constant and pads.is_constant):
         ctx.unsupported("block shape or paddings computed at run time")
     values = _guard(ctx, space_batch_params, x.shape, y.shape, block.data, pads.data, y.zero_point)
+    expected = space_batch_output_shape(kind, tuple(x.shape), block.data, pads.data)
+    if expected != tuple(y.shape):
+        ctx.unsupported(
+            f"an output shape {tuple(y.shape)} that does not follow from the input shape "
+            f"{tuple(x.shape)} (expected {expected}); the model was probably "
+            "converted with a dynamic batch dimension, whose placeholder shapes TFLM fixes at "
+            "run time. Convert the Keras model with a fixed batch size of 1"
+        )
     p = _struct(ctx, kind, "tfle_space_batch_params", values)
     return f"tfle_{kind}_s8(&{p}, {x.expr}, {y.expr});"
 

@@ -2,8 +2,7 @@
  *
  * Bit-exact with TensorFlow Lite Micro's reference kernels: requantization and gemmlowp's
  * fixed-point math come from tfle_math.h; LOGISTIC/TANH follow gemmlowp's logistic()/tanh(),
- * HARD_SWISH TFLM's int16 path, and the float paths (QUANTIZE, MEAN) round like TFLM's
- * float32 code. Right shifts of negative values are arithmetic, as TFLM also assumes.
+ * HARD_SWISH TFLM's int16 path, and QUANTIZE's float path rounds like TFLM's float32 code. Right shifts of negative values are arithmetic, as TFLM also assumes.
  */
 #include "tfle_extra.h"
 
@@ -109,23 +108,6 @@ static float x_roundf(float v) {
     --i;
   }
   return (float)i;
-}
-
-/* A float product stored before use, so that no compiler fuses it with the next addition
- * into one fused multiply-add (Cortex-M4F has VFMA; TFLM's x86 build rounds twice). */
-static float x_mulf(float a, float b) {
-  volatile float product = a * b;
-  return product;
-}
-
-static int32_t x_float_to_int8(float r) {
-  if (r >= 127.0f) {
-    return 127;
-  }
-  if (r <= -128.0f) {
-    return -128;
-  }
-  return (int32_t)r;
 }
 
 /* ---------------------------------------------------------------- broadcasting */
@@ -374,14 +356,11 @@ void tfle_mean_s8(const tfle_mean_params *p, const tfle_reduce_shape *s, const i
     idx[d] = 0;
   }
   for (o = 0; o < n_out; ++o) {
-    const int32_t sum = x_reduced_sum(s, x + off);
-    if (p->mode == TFLE_MEAN_INTEGER) {
-      y[o] = (int8_t)(sum / s->num_reduced);
-    } else {
-      const float mean = (float)sum / (float)s->num_reduced;
-      const float r = x_roundf(x_mulf(mean, p->scale) + p->bias) + (float)p->output_zp;
-      y[o] = (int8_t)x_float_to_int8(r);
-    }
+    /* wraps like TFLM's static_cast<int32_t> of the int64 difference */
+    const int32_t shifted = (int32_t)((int64_t)x_reduced_sum(s, x + off) -
+                                      (int64_t)p->input_zp * s->num_reduced);
+    const int32_t v = tfle_mbqm(shifted, p->multiplier, p->shift) + p->output_zp;
+    y[o] = (int8_t)tfle_clamp_i32(v, -128, 127);
     off = x_kept_next(s, idx, off);
   }
 }

@@ -129,14 +129,11 @@ typedef struct {
   int32_t num_reduced; /* product of reduced_dims */
 } tfle_reduce_shape;
 
-#define TFLE_MEAN_INTEGER 0 /* same scale and zero point: trunc(sum / n) of the raw values */
-#define TFLE_MEAN_FLOAT 1   /* TFLM's QuantizedMeanOrSum float path */
-
+/* TFLM's integer MEAN: the sum over the reduced elements less input_zp * count, requantized
+ * with a multiplier that already includes 1 / count. */
 typedef struct {
-  int32_t mode;
-  int32_t output_zp;
-  float scale; /* input_scale / output_scale, float32 */
-  float bias;  /* -input_zp * scale, float32 */
+  int32_t input_zp, output_zp;
+  int32_t multiplier, shift;
 } tfle_mean_params;
 
 void tfle_mean_s8(const tfle_mean_params *p, const tfle_reduce_shape *s, const int8_t *x,
