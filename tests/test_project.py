@@ -447,6 +447,28 @@ def test_failure_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def corrupt_model(path: Path) -> bytes:
+    """A flatbuffer that parses but whose first operator reads a tensor that does not exist."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    data = path.read_bytes()
+    mt = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    op = mt.subgraphs[0].operators[0]
+    op.inputs = np.array([999, *op.inputs[1:]], dtype=np.int32)
+    builder = flatbuffers.Builder(0)
+    builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("runtime", ["tflm", "aot"])
+def test_inconsistent_model_is_refused_before_tflm_sees_it(runtime, tmp_path, models_dir):
+    bad = corrupt_model(models_dir / "hello_world_int8.tflite")
+    with pytest.raises(tflite_edge.ModelError, match="tensor 999"):
+        render(bad, runtime=runtime, out_dir=tmp_path / "p")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch, models_dir):
     import tflite_edge.aot
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__
 from .boards import DEFAULT_BOARD, Board, get_board
-from .errors import BoardError, ModelError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
+from .errors import BoardError, ModelError, OutputExistsError, TFLiteEdgeError
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
 
@@ -241,16 +241,19 @@ class _Job:
 
     def prepare(self) -> None:
         from . import tflm
+        from .inspector import check_structure, measure_arena
 
+        check_structure(self.model)  # what would crash TFLM or the compiler: a ModelError
         if self.runtime == "tflm" and not self.c_array_only:
             self.methods = tflm.resolver_methods(self.model)  # UnsupportedOpError names the op
-            measured = tflm.Reference(self.model).arena()
+            # In a child process: TFLM trusts the flatbuffer, a bad one must not kill us.
+            measured = measure_arena(self.model)
             self.tflm_arena = measured
             self.arena = arena_size(measured.total, measured.head, measured.tail)
         else:
             try:
-                self.tflm_arena = tflm.Reference(self.model).arena()
-            except (UnsupportedOpError, ModelError) as err:
+                self.tflm_arena = measure_arena(self.model)
+            except TFLiteEdgeError as err:
                 self.notes.append(f"note: no TFLM arena for comparison: {err}")
         if self.c_array_only:
             if self.tflm_arena is not None:  # the arena to declare beside the array in a TFLM app
@@ -513,7 +516,17 @@ def _code_bytes(board: Board, model_dir: Path, profile: bool) -> int | None:
 
 
 def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
-    model = load_model(tflite, name=name)
+    try:
+        model = load_model(tflite, name=name)
+    except TFLiteEdgeError:
+        raise
+    except Exception as err:  # the flatbuffer reader trips over garbage in many ways
+        where = str(tflite) if isinstance(tflite, (str, Path)) else "the model bytes"
+        raise ModelError(
+            f"{where} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err}); "
+            "re-export the model or check the file was copied completely",
+            path=where if isinstance(tflite, (str, Path)) else None,
+        ) from err
     if name is not None and model.name != name:
         model = Model(model.data, name=name, path=model.path)
     return model
@@ -577,8 +590,10 @@ def _inspect_out_dir(out: Path, force: bool) -> tuple[str, list[str]]:
             path=str(out),
         )
     present = _walk(out)
-    if not present and not any(out.iterdir()):
+    if not any(out.iterdir()):
         return "new", []
+    if not present:  # only empty folders: nothing to lose, write into it
+        return "merge", []
     previous = _read_manifest(out)
     ours = set(previous or []) | {MANIFEST}
     foreign = sorted(f for f in present if f not in ours and not _is_build_output(f))
@@ -624,7 +639,6 @@ def _commit(stage: Path, out: Path, mode: str, previous: list[str]) -> None:
         if out.is_dir():
             out.rmdir()  # empty (checked); rename needs it gone
         os.rename(stage, out)
-        stage.mkdir()  # _staging removes it again
     elif mode == "replace":
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=stage.parent))
         old.rmdir()
@@ -634,7 +648,6 @@ def _commit(stage: Path, out: Path, mode: str, previous: list[str]) -> None:
         except OSError:
             os.rename(old, out)
             raise
-        stage.mkdir()
         shutil.rmtree(old, ignore_errors=True)
     else:  # merge: ours in, our stale files out, everything else left alone
         new = _walk(stage)
