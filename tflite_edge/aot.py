@@ -626,6 +626,15 @@ def _compile(model: Model, sparse: bool | str, profile: bool) -> tuple[str, str,
         for t in b.tensors:
             bases[t] = f"tfle_arena + {b.offset}"
             plan[t] = (b.offset, model.tensors[t].nbytes)
+    plan_lines = []
+    for b in sorted(all_buffers, key=lambda b: (b.offset, b.first, b.key)):
+        what = (
+            ", ".join(f"t{t}" for t in sorted(b.tensors))
+            if b.tensors
+            else f"scratch of op {b.first}"
+        )
+        live = f"ops {max(b.first, 0)}..{min(b.last, n - 1)}" if n else "-"
+        plan_lines.append(f"[{b.offset:>6}, {b.offset + b.size:>6})  {live:<12} {what}")
 
     # Real pass.
     layers: list[dict] = []
@@ -677,8 +686,11 @@ def _compile(model: Model, sparse: bool | str, profile: bool) -> tuple[str, str,
         "structs": comp.structs,
         "layers": layers,
         "profile": profile,
+        "plan_lines": plan_lines,
         "input_shape": list(in_t.shape),
         "output_shape": list(out_t.shape),
+        "input_dtype": np.dtype(in_t.dtype).name,
+        "output_dtype": np.dtype(out_t.dtype).name,
     }
     text_h, text_c = _render(context)
     result = AotResult(
@@ -928,8 +940,8 @@ def build_host_runner(
         path=lib,
         input_bytes=meta["TFLE_INPUT_BYTES"],
         output_bytes=meta["TFLE_OUTPUT_BYTES"],
-        input_dtype=np.dtype(np.int8),
-        output_dtype=np.dtype(np.int8),
+        input_dtype=np.dtype(meta.get("input_dtype", "int8")),
+        output_dtype=np.dtype(meta.get("output_dtype", "int8")),
         output_shape=tuple(meta.get("output_shape", (1, meta["TFLE_OUTPUT_BYTES"]))),
         profile=profile,
     )
@@ -942,9 +954,11 @@ def _read_header(path: Path) -> dict:
     meta: dict[str, Any] = {}
     for key, value in re.findall(r"#define\s+(TFLE_\w+)\s+(\d+)\b", text):
         meta[key] = int(value)
-    m = re.search(r"output shape \[([\d, ]*)\]", text)
-    if m:
-        meta["output_shape"] = [int(v) for v in m.group(1).split(",") if v.strip()]
+    for side in ("input", "output"):
+        m = re.search(side + r" shape \[([\d, ]*)\] (\w+)", text)
+        if m:
+            meta[f"{side}_shape"] = [int(v) for v in m.group(1).split(",") if v.strip()]
+            meta[f"{side}_dtype"] = m.group(2)
     return meta
 
 
