@@ -112,8 +112,11 @@ class RenderResult:
 
     def summary(self) -> str:
         """Where the files went, the op list, and the memory figures."""
-        what = "C array" if self.c_array_only else f"{self.runtime.upper()} project"
-        lines = [f"rendered {what} for {self.board} into {self.out_dir}:"]
+        if self.c_array_only:
+            lines = [f"rendered the C array into {self.out_dir}:"]
+        else:
+            what = f"{self.runtime.upper()} project for {self.board}"
+            lines = [f"rendered {what} into {self.out_dir}:"]
         lines += [f"  {f}" for f in self.files]
         lines.append(f"ops ({len(self.ops)}): {', '.join(self.ops)}")
         t = self.tflm_arena
@@ -125,7 +128,8 @@ class RenderResult:
         if self.arena is not None:
             a = self.arena
             lines.append(
-                f"arena: {a.bytes} B = measured {a.measured} B + margin {a.margin} B "
+                f"{'TFLM arena to declare' if self.c_array_only else 'arena'}: {a.bytes} B = "
+                f"measured {a.measured} B + margin {a.margin} B "
                 f"({a.align_margin} B alignment, {a.scratch_margin} B kernel scratch)"
             )
             lines.append(tflm)
