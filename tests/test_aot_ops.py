@@ -441,6 +441,233 @@ def test_reduce_kernel(lib, mean_models, case):
             assert np.array_equal(ours, ei.ravel()), (o.op, cfg)
 
 
+# --------------------------------------------------------------------------- shape generator
+#
+# One converted model per op serves as a template; a seeded generator rewrites its shapes,
+# constant operands and options in the flatbuffer, and TFLM judges each variant.
+
+ACTIVATIONS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
+
+
+def reshaped(data: bytes, shapes: dict[int, tuple], consts: dict | None = None, options=None):
+    """The model with tensor shapes, int32 constant contents and op-0 options replaced."""
+
+    def fn(mt):
+        tensors = mt.subgraphs[0].tensors
+        for idx, shape in shapes.items():
+            tensors[idx].shape = [int(d) for d in shape]
+            tensors[idx].shapeSignature = None
+        for idx, values in (consts or {}).items():
+            arr = np.asarray(values, dtype="<i4")
+            tensors[idx].shape = list(arr.shape)
+            tensors[idx].shapeSignature = None
+            mt.buffers[tensors[idx].buffer].data = np.frombuffer(arr.tobytes(), np.uint8)
+        opts = mt.subgraphs[0].operators[0].builtinOptions
+        for key, value in (options or {}).items():
+            assert hasattr(opts, key), f"{type(opts).__name__} has no option {key}"
+            setattr(opts, key, value)
+
+    return edit_model(data, fn)
+
+
+def feeds_for(m, op_inputs: list, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Model-input order of arrays given in operator-input order."""
+    order = list(m.inputs)
+    out = [None] * len(order)
+    for t, a in zip(op_inputs, arrays, strict=True):
+        out[order.index(t.index)] = a
+    return out
+
+
+@pytest.fixture(scope="module")
+def templates(binary_models, mean_models) -> dict[str, bytes]:
+    import tensorflow as tf
+
+    k = om.keras()
+    L = k.layers
+    concat = _convert_two(
+        _two_input(lambda t: tf.concat(t, axis=-1), (3, 4), (3, 2)), (3, 4), (3, 2), 5,
+        ((-1, 1), (-1, 1)),
+    )  # fmt: skip
+    pad = om.convert_keras(
+        _keras_single(lambda x: L.Lambda(lambda v: tf.pad(v, [[0, 0], [1, 2], [0, 1]]))(x), (4, 5)),
+        (4, 5),
+    )
+    s2b = om.convert_keras(
+        _keras_single(
+            lambda x: L.Lambda(lambda v: tf.batch_to_space(v, [2, 2], [[0, 1], [1, 0]]))(
+                L.Lambda(lambda v: tf.space_to_batch_nd(v, [2, 2], [[1, 2], [0, 2]]))(x)
+            ),
+            (7, 6, 2),
+        ),
+        (7, 6, 2),
+    )
+    out = {"CONCATENATION": concat, "PAD": pad, "SPACE_TO_BATCH_ND": only_op(s2b, 0),
+           "BATCH_TO_SPACE_ND": only_op(s2b, 1), "ADD": binary_models[0],
+           "MUL": binary_models[4], "MEAN": mean_models[0], "REDUCE_MAX": mean_models[4]}  # fmt: skip
+    for op, data in out.items():
+        assert om.op_names(data) == [op], (op, om.op_names(data))
+    return out
+
+
+def test_generated_concatenation(lib, templates):
+    """Ranks 1-4, any axis (negative too), two inputs of different extents."""
+    base = templates["CONCATENATION"]
+    m, _, ins, y = first_op(base)
+    rng = np.random.default_rng(21)
+    for _ in range(30):
+        r = int(rng.integers(1, 5))
+        dims = [int(d) for d in rng.integers(1, 5, size=r)]
+        axis = int(rng.integers(-r, r))
+        s1, s2 = list(dims), list(dims)
+        s2[axis % r] = int(rng.integers(1, 4))
+        so = list(dims)
+        so[axis % r] = s1[axis % r] + s2[axis % r]
+        data = reshaped(base, {ins[0].index: s1, ins[1].index: s2, y.index: so},
+                        options={"axis": axis})  # fmt: skip
+        x1 = rng.integers(-128, 128, size=s1, dtype=np.int8)
+        x2 = rng.integers(-128, 128, size=s2, dtype=np.int8)
+        expected = tflm_run(data, feeds_for(load_model(data), ins, [x1, x2]))
+        outer, copy = aot_extra.concat_params([tuple(s1), tuple(s2)], tuple(so), axis, 1)
+        ours = np.zeros(int(np.prod(so)), np.int8)
+        lib("tfle_concat", 2, (ctypes.c_void_p * 2)(ptr(x1), ptr(x2)),
+            np.array(copy, np.int32), outer, ours)  # fmt: skip
+        assert np.array_equal(ours, expected.ravel()), (s1, s2, axis)
+
+
+def test_generated_pad(lib, templates):
+    """Ranks 1-5, random paddings, pad value = the output zero point."""
+    base = templates["PAD"]
+    _, _, (x, pads), y = first_op(base)
+    rng = np.random.default_rng(22)
+    for _ in range(30):
+        r = int(rng.integers(1, 6))
+        shape = [int(d) for d in rng.integers(1, 5, size=r)]
+        p = rng.integers(0, 4, size=(r, 2))
+        out = [d + int(a) + int(b) for d, (a, b) in zip(shape, p, strict=True)]
+        zp = int(rng.integers(-128, 128))
+        data = reshaped(base, {x.index: shape, y.index: out}, {pads.index: p})
+        data = requantized(data, {x.index: (0.05, zp), y.index: (0.05, zp)})
+        _, _, (xt, pt), yt = first_op(data)
+        xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
+        expected = tflm.Reference(data).run_one(xs)
+        params = aot_extra.pad_params(tuple(shape), pt.data, int(yt.quantization.zero_point[0]))
+        ours = np.zeros(int(np.prod(out)), np.int8)
+        lib("tfle_pad_s8", struct("tfle_pad_params", params), xs.ravel(), ours)
+        assert np.array_equal(ours, expected.ravel()), (shape, p.tolist())
+
+
+@pytest.mark.parametrize("op", ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"])
+def test_generated_space_batch(lib, templates, op):
+    """3-D and 4-D tensors, random blocks, paddings and crops."""
+    base = templates[op]
+    _, _, (x, block, pads), y = first_op(base)
+    kind = "space_to_batch" if op == "SPACE_TO_BATCH_ND" else "batch_to_space"
+    rng = np.random.default_rng(23 if kind == "space_to_batch" else 24)
+    for _ in range(24):
+        nd = int(rng.integers(1, 3))  # spatial dims: 1 (3-D NHC) or 2 (4-D NHWC)
+        blk = [int(v) for v in rng.integers(1, 4, size=nd)]
+        c = int(rng.integers(1, 4))
+        if kind == "space_to_batch":
+            spatial = [int(v) for v in rng.integers(1, 7, size=nd)]
+            pad = []
+            for sz, b in zip(spatial, blk, strict=True):
+                before = int(rng.integers(0, 3))
+                after = (-(sz + before)) % b + b * int(rng.integers(0, 2))
+                pad.append([before, after])
+            shape = [int(rng.integers(1, 3)), *spatial, c]
+        else:
+            spatial = [int(v) for v in rng.integers(1, 5, size=nd)]
+            pad = []
+            for sz, b in zip(spatial, blk, strict=True):
+                total = int(rng.integers(0, sz * b))
+                before = int(rng.integers(0, total + 1))
+                pad.append([before, total - before])
+            shape = [int(np.prod(blk)) * int(rng.integers(1, 3)), *spatial, c]
+        out = aot_extra.space_batch_output_shape(kind, tuple(shape), np.array(blk), np.array(pad))
+        data = reshaped(base, {x.index: shape, y.index: out}, {block.index: blk, pads.index: pad})
+        xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
+        expected = tflm_run(data, [xs])
+        params = aot_extra.space_batch_params(
+            tuple(shape), out, blk, pad, int(y.quantization.zero_point[0])
+        )
+        ours = np.zeros(int(np.prod(out)), np.int8)
+        lib(f"tfle_{kind}_s8", struct("tfle_space_batch_params", params), xs.ravel(), ours)
+        assert np.array_equal(ours, expected.ravel()), (shape, blk, pad)
+
+
+def _broadcast_pair(rng, max_rank):
+    """Two shapes that broadcast together (some dims 1, some ranks shorter) and the result."""
+    r = int(rng.integers(1, max_rank + 1))
+    out = [int(d) for d in rng.integers(1, 5, size=r)]
+    shapes = []
+    for _ in range(2):
+        s = [d if rng.random() < 0.6 else 1 for d in out]
+        if rng.random() < 0.3:
+            s = s[int(rng.integers(0, r)) :]
+        shapes.append(s)
+    return shapes[0], shapes[1], list(np.broadcast_shapes(tuple(shapes[0]), tuple(shapes[1])))
+
+
+@pytest.mark.parametrize("op", ["ADD", "MUL"])
+def test_generated_binary(lib, templates, op):
+    """Random broadcast shapes, quantizations and fused activations (MUL: TFLM's 4-D limit)."""
+    base = templates[op]
+    m, _, (a, b), y = first_op(base)
+    rng = np.random.default_rng(25 if op == "ADD" else 26)
+    for _ in range(30):
+        s1, s2, so = _broadcast_pair(rng, 5 if op == "ADD" else 4)
+        act = str(rng.choice(list(ACTIVATIONS)))
+        (q1, q2, qo) = random_quant(rng, 3)
+        data = reshaped(base, {a.index: s1, b.index: s2, y.index: so},
+                        options={"fusedActivationFunction": ACTIVATIONS[act]})  # fmt: skip
+        data = requantized(data, {a.index: q1, b.index: q2, y.index: qo})
+        mm, _, (at, bt), yt = first_op(data)
+        x1 = rng.integers(-128, 128, size=s1, dtype=np.int8)
+        x2 = rng.integers(-128, 128, size=s2, dtype=np.int8)
+        expected = tflm_run(data, feeds_for(mm, [at, bt], [x1, x2]))
+        fn = aot_extra.add_params if op == "ADD" else aot_extra.mul_params
+        params = struct(f"tfle_{op.lower()}_params", fn(at, bt, yt, act))
+        bcast = struct("tfle_bcast", aot_extra.broadcast_params(tuple(s1), tuple(s2), tuple(so)))
+        ours = np.zeros(int(np.prod(so)), np.int8)
+        lib(f"tfle_{op.lower()}_s8", params, bcast, x1.ravel(), x2.ravel(), ours)
+        assert np.array_equal(ours, expected.ravel()), (s1, s2, act, q1, q2, qo)
+
+
+@pytest.mark.parametrize("op", ["MEAN", "REDUCE_MAX"])
+def test_generated_reduce(lib, templates, op):
+    """Ranks 1-4, one or two axes (negative, repeated), keep_dims either way."""
+    base = templates[op]
+    _, _, (x, axes), y = first_op(base)
+    rng = np.random.default_rng(27 if op == "MEAN" else 28)
+    for _ in range(30):
+        r = int(rng.integers(1, 5))
+        shape = [int(d) for d in rng.integers(1, 6, size=r)]
+        picked = rng.choice(r, size=min(r, int(rng.integers(1, 3))), replace=False)
+        ax = [int(a) - r if rng.random() < 0.3 else int(a) for a in picked]
+        if rng.random() < 0.2:
+            ax.append(ax[0])
+        keep = bool(rng.random() < 0.5)
+        resolved = aot_extra.resolve_axes(ax, r)
+        out = [1 if d in resolved else n for d, n in enumerate(shape) if keep or d not in resolved]
+        data = reshaped(base, {x.index: shape, y.index: out}, {axes.index: ax},
+                        options={"keepDims": keep})  # fmt: skip
+        if op == "MEAN":
+            qi, qo = random_quant(rng, 2)
+            data = requantized(data, {x.index: qi, y.index: qo})
+        _, _, (xt, _), yt = first_op(data)
+        xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
+        expected = tflm_run(data, [xs])
+        rshape = struct("tfle_reduce_shape", aot_extra.reduce_shape(tuple(shape), resolved))
+        ours = np.zeros(max(int(np.prod(out)), 1), np.int8)
+        if op == "MEAN":
+            p = aot_extra.mean_params(xt, yt, int(np.prod([shape[d] for d in resolved])))
+            lib("tfle_mean_s8", struct("tfle_mean_params", p), rshape, xs.ravel(), ours)
+        else:
+            lib("tfle_reduce_max_s8", rshape, xs.ravel(), ours)
+        assert np.array_equal(ours, expected.ravel()), (shape, ax, keep)
+
+
 # --------------------------------------------------------------------------- end to end
 
 
