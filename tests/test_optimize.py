@@ -224,13 +224,19 @@ def test_regression_model_reports_mae():
     float_mae = float(np.mean(np.abs(m.predict(x, verbose=0)[:, 0] - y)))
     assert r.metrics["float_mae"] == pytest.approx(float_mae, rel=1e-5)
     assert r.metrics["int8_mae"] < float_mae + 0.05
+    assert "int8 (TFLM) mean abs error" in r.summary()
 
 
-def test_library_prints_nothing(digits, digits_cnn, capfd):
+def test_library_prints_nothing_and_progress_goes_to_stderr(digits, digits_cnn, capfd):
     (x_tr, y_tr), _ = digits
     convert(digits_cnn, representative_data=x_tr[:50])
     out, err = capfd.readouterr()
     assert out == ""
+    small = (x_tr[:256], y_tr[:256])
+    convert(digits_cnn, train_data=small, fine_tune_epochs=1, progress=True)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "QAT: 100%" in err and "TFLM int8 eval: 100%" in err
 
 
 # --------------------------------------------------------------------------- distillation

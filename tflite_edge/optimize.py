@@ -51,10 +51,19 @@ class ConversionResult:
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.2f} %"
 
+        if m.get("task") == "regression":
+            mae = [
+                (f"{kind} mean abs error", "-" if m.get(key) is None else f"{m[key]:.5g}")
+                for kind, key in (("float", "float_mae"), ("int8 (TFLM)", "int8_mae"))
+            ]
+        else:
+            mae = [
+                ("float accuracy", pct(m.get("float_accuracy"))),
+                ("int8 accuracy (TFLM)", pct(m.get("int8_accuracy"))),
+            ]
         rows = [
             ("method", m.get("method", "-")),
-            ("float accuracy", pct(m.get("float_accuracy"))),
-            ("int8 accuracy (TFLM)", pct(m.get("int8_accuracy"))),
+            *mae,
             ("evaluated on", f"{m.get('eval_samples', 0)} {m.get('evaluated_on', '-')} samples"),
             ("int8 weight sparsity", pct(m.get("sparsity"))),
             ("float .tflite", f"{m['float_bytes']:,} B"),
@@ -383,22 +392,44 @@ def _pruning_schedule(sparsity: float, total_steps: int, structured: bool) -> tu
     ), info
 
 
-def _fit(model, x, y, *, task, loss, epochs, batch_size, learning_rate, progress, callbacks=()):
+def _fit(
+    model, x, y, *, task, loss, epochs, batch_size, learning_rate, progress, desc, callbacks=()
+):
     keras = _tf_keras()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=loss,
         metrics=[task.metric(y)],
     )
+    callbacks = list(callbacks)
+    if progress:
+        callbacks.append(_progress_bar(desc, epochs))
+    # Keras' own progress bar writes to stdout; ours goes to stderr so stdout stays the result.
     model.fit(
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        verbose=1 if progress else 0,
-        callbacks=list(callbacks),
+        x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=callbacks
     )
+
+
+def _progress_bar(desc: str, epochs: int) -> Any:
+    """A tf_keras callback showing one tqdm bar over the epochs, on stderr."""
+    import sys
+
+    from tqdm import tqdm
+
+    keras = _tf_keras()
+
+    class _Bar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs, desc=desc, unit="epoch", file=sys.stderr)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()})
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return _Bar()
 
 
 def _prune(
@@ -442,6 +473,7 @@ def _prune(
         batch_size=batch_size,
         learning_rate=learning_rate,
         progress=progress,
+        desc="prune",
         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
     )
     info["unpruned_layers"] = skipped
@@ -566,10 +598,15 @@ def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
     info = np.iinfo(ref.input_dtype)
     xq = np.clip(np.round(x / scale) + zp, info.min, info.max).astype(ref.input_dtype)
     if progress:
+        import sys
+
         from tqdm import tqdm
 
         out = np.stack(
-            [ref.run_one(s).reshape(ref.output_shape[1:]) for s in tqdm(xq, desc="TFLM int8 eval")]
+            [
+                ref.run_one(s).reshape(ref.output_shape[1:])
+                for s in tqdm(xq, desc="TFLM int8 eval", file=sys.stderr)
+            ]
         )
     else:
         out = ref.run(xq)
@@ -607,8 +644,10 @@ def convert(
     `model` is a trained Keras model (or a path to .keras/.h5/SavedModel). With `train_data`
     it is pruned to `sparsity` (magnitude, or `structured="2:4"`) for `epochs`, then
     fine-tuned quantization-aware for `fine_tune_epochs` (pruning-preserving when pruned);
-    without training data it is quantized post-training. Accuracy is measured on
-    `validation_data` (else the training data) in the float model and in TFLM.
+    without training data it is quantized post-training. Accuracy (mean absolute error for
+    regression) is measured on `validation_data` (else the training data) in the float model
+    and, for the int8 model, in the TFLM interpreter. `seed` seeds the global numpy, Python
+    and TensorFlow generators so that a run can be repeated.
     """
     # Arguments first: a typo should fail in a second, before TensorFlow loads.
     if sparsity is not None and not (0.0 <= float(sparsity) < 1.0):
@@ -731,6 +770,7 @@ def convert(
                 y,
                 epochs=int(fine_tune_epochs),
                 learning_rate=learning_rate / 10,
+                desc="PQAT" if prune else "QAT",
                 **fit,
             )
             method.append("PQAT" if prune else "QAT")
@@ -851,9 +891,11 @@ def distill(
     rng = np.random.default_rng(seed)
     batches = range(int(epochs))
     if progress:
+        import sys
+
         from tqdm import tqdm
 
-        batches = tqdm(batches, desc="distill", unit="epoch")
+        batches = tqdm(batches, desc="distill", unit="epoch", file=sys.stderr)
     for _ in batches:
         order = rng.permutation(len(x))
         for i in range(0, len(x), batch_size):
