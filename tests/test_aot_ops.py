@@ -80,6 +80,35 @@ def only_op(data: bytes, index: int) -> bytes:
     return edit_model(data, fn)
 
 
+def reshape_to_squeeze(data: bytes) -> bytes:
+    """The model with each RESHAPE that drops one size-1 dimension turned into a SQUEEZE.
+
+    The converter always writes RESHAPE for a static squeeze; TFLM runs SQUEEZE as well.
+    """
+    schema = _schema()
+
+    def fn(mt):
+        sg = mt.subgraphs[0]
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SQUEEZE
+        code.version = 1
+        mt.operatorCodes.append(code)
+        for op in sg.operators:
+            if mt.operatorCodes[op.opcodeIndex].builtinCode != schema.BuiltinOperator.RESHAPE:
+                continue
+            src = list(sg.tensors[op.inputs[0]].shape)
+            dst = list(sg.tensors[op.outputs[0]].shape)
+            dims = [d for d in range(len(src)) if src[:d] + src[d + 1 :] == dst and src[d] == 1]
+            if len(src) == len(dst) + 1 and dims:
+                op.opcodeIndex = len(mt.operatorCodes) - 1
+                op.inputs = op.inputs[:1]
+                op.builtinOptionsType = schema.BuiltinOptions.SqueezeOptions
+                op.builtinOptions = schema.SqueezeOptionsT()
+                op.builtinOptions.squeezeDims = [dims[0]]
+
+    return edit_model(data, fn)
+
+
 def tflm_run(data: bytes, inputs: list[np.ndarray]) -> np.ndarray:
     """One TFLM invocation with any number of inputs (tflm.Reference takes exactly one)."""
     from tflite_micro.python.tflite_micro import runtime
@@ -724,13 +753,8 @@ def _e2e_models() -> dict[str, tuple]:
             ),
             (9, 2), (-1, 1), True,
         ),
-        # a dynamic batch keeps EXPAND_DIMS (RESHAPE otherwise) around a Conv1D-like conv
-        "expand_dims_squeeze": (
-            lambda x: L.Lambda(lambda v: tf.squeeze(v, 2))(
-                L.Conv2D(3, (3, 1))(L.Lambda(lambda v: tf.expand_dims(v, 2))(x))
-            ),
-            (10, 2), (-1, 1), False,
-        ),
+        # Conv1D with a dynamic batch (as tflite_edge.convert() exports it): EXPAND_DIMS
+        "conv1d": (lambda x: L.Conv1D(3, 3)(x), (10, 2), (-1, 1), False),
         "float_io": (lambda x: L.Dense(6)(L.ReLU()(x)), (8,), (-1, 1), True),
     }  # fmt: skip
 
@@ -742,7 +766,8 @@ E2E = [
     "pad_3d_reduce_max",
     "space_to_batch_4d",
     "space_to_batch_3d",
-    "expand_dims_squeeze",
+    "conv1d",
+    "conv1d_squeeze",
     "float_io",
 ]
 
@@ -763,9 +788,12 @@ def e2e_models() -> dict[str, bytes]:
             conv.inference_output_type = tf.float32
 
         out[name] = om.convert_keras(
-            model, shape, data=om.representative(shape, low=lo, high=hi),
+            model,
+            shape,
+            data=om.representative(shape, low=lo, high=hi),
             post_process=float_io if name == "float_io" else None,
-        )  # fmt: skip
+        )
+    out["conv1d_squeeze"] = reshape_to_squeeze(out["conv1d"])  # fmt: skip
     return out
 
 
@@ -801,15 +829,16 @@ def test_compiled_model_bit_exact(e2e_models, tmp_path, name):
         "pad_3d_reduce_max": {"PAD", "REDUCE_MAX"},
         "space_to_batch_4d": {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"},
         "space_to_batch_3d": {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"},
-        "expand_dims_squeeze": {"EXPAND_DIMS"},
+        "conv1d": {"EXPAND_DIMS"},
+        "conv1d_squeeze": {"EXPAND_DIMS", "SQUEEZE"},
         "float_io": {"QUANTIZE", "DEQUANTIZE"},
     }[name]  # fmt: skip
     assert expected_ops <= set(ops), ops
 
 
 def test_aliases_take_no_memory_or_layer(e2e_models, tmp_path):
-    """EXPAND_DIMS shares its input's bytes in the plan and emits no layer."""
-    data = e2e_models["expand_dims_squeeze"]
+    """EXPAND_DIMS and SQUEEZE share their input's bytes in the plan and emit no layer."""
+    data = e2e_models["conv1d_squeeze"]
     m = load_model(data)
     result = aot.compile_aot(data, tmp_path / "alias")
     for op in m.operators:
