@@ -271,6 +271,31 @@ def unary_models() -> dict[str, bytes]:
     return out
 
 
+def test_struct_layouts_match_the_header(tmp_path):
+    """aot_extra.STRUCTS (C initializers, ctypes mirrors) agrees with tfle_extra.h's layout."""
+    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "tfle_extra.h"',
+             "int main(void) {"]  # fmt: skip
+    for name, fields in aot_extra.STRUCTS.items():
+        lines.append(f'printf("{name} %u\\n", (unsigned)sizeof({name}));')
+        for field, _, _ in fields:
+            lines.append(f'printf("{name}.{field} %u\\n", (unsigned)offsetof({name}, {field}));')
+    lines.append("return 0; }")
+    src = tmp_path / "layout.c"
+    src.write_text("\n".join(lines))
+    exe = tmp_path / "layout"
+    proc = subprocess.run(["gcc", "-std=c99", f"-I{KERNELS}", str(src), "-o", str(exe)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    c_side = dict(
+        line.split() for line in subprocess.check_output([str(exe)], text=True).split("\n") if line
+    )
+    for name, fields in aot_extra.STRUCTS.items():
+        cls = struct_class(name)
+        assert int(c_side[name]) == ctypes.sizeof(cls), name
+        for field, _, _ in fields:
+            assert int(c_side[f"{name}.{field}"]) == getattr(cls, field).offset, (name, field)
+
+
 # --------------------------------------------------------------------------- kernel tests
 
 
