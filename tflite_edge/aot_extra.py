@@ -14,11 +14,12 @@ that the same dict renders a C initializer here and a ctypes structure in the te
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .aot import EmitContext, register_op, unsupported_error
+from .aot import EmitContext, activation_range, register_op
 from .model import Tensor
 from .quant import quantize_multiplier
 
@@ -26,11 +27,11 @@ MAX_DIMS = 6  # TFLE_X_MAX_DIMS
 HEADER = "tfle_extra.h"
 
 
-# C struct layouts of tfle_extra.h: (field, kind, count); kind "i" = int32_t, "f" = float.
 def _ints(names: str) -> list[tuple[str, str, int]]:
     return [(name, "i", 1) for name in names.split()]
 
 
+# C struct layouts of tfle_extra.h: (field, kind, count); kind "i" = int32_t, "f" = float.
 STRUCTS: dict[str, list[tuple[str, str, int]]] = {
     "tfle_bcast": [
         *_ints("broadcast size"),
@@ -137,17 +138,9 @@ def _quantize(value: float, t: Tensor) -> int:
 
 
 def activation_bounds(activation: str | None, out: Tensor) -> tuple[int, int]:
-    """CalculateActivationRangeQuantized for an int8 output."""
-    act = activation or "NONE"
-    if act == "NONE":
-        return -128, 127
-    if act == "RELU":
-        return max(-128, _quantize(0.0, out)), 127
-    if act == "RELU6":
-        return max(-128, _quantize(0.0, out)), min(127, _quantize(6.0, out))
-    if act == "RELU_N1_TO_1":
-        return max(-128, _quantize(-1.0, out)), min(127, _quantize(1.0, out))
-    raise unsupported_error(str(act), f"the fused activation {act}")
+    """CalculateActivationRangeQuantized for an int8 output (aot.activation_range's rule)."""
+    view = SimpleNamespace(dtype=np.dtype(np.int8), scale=float(_scale(out)), zero_point=_zp(out))
+    return activation_range(activation, view)
 
 
 def _smaller_than_one(real: float) -> tuple[int, int]:
@@ -497,7 +490,8 @@ def _check_shape(ctx: EmitContext, expected: tuple[int, ...] | None, what: str) 
         ctx.unsupported(
             f"an output shape {tuple(y.shape)} that does not follow from {what} "
             f"(expected {expected}); the model's shapes are inconsistent, as after a conversion "
-            "with a dynamic batch dimension: convert the Keras model with a fixed batch size of 1"
+            "with a dynamic batch dimension, whose placeholder shapes TFLM fixes at run time: "
+            "convert the Keras model with a fixed batch size of 1"
         )
 
 
@@ -727,13 +721,8 @@ def _space_batch(ctx: EmitContext, kind: str) -> str:
         ctx.unsupported("block shape or paddings computed at run time")
     values = _guard(ctx, space_batch_params, x.shape, y.shape, block.data, pads.data, y.zero_point)
     expected = space_batch_output_shape(kind, tuple(x.shape), block.data, pads.data)
-    if expected != tuple(y.shape):
-        ctx.unsupported(
-            f"an output shape {tuple(y.shape)} that does not follow from the input shape "
-            f"{tuple(x.shape)} (expected {expected}); the model was probably "
-            "converted with a dynamic batch dimension, whose placeholder shapes TFLM fixes at "
-            "run time. Convert the Keras model with a fixed batch size of 1"
-        )
+    what = f"the input shape {tuple(x.shape)} and block {np.asarray(block.data).ravel().tolist()}"
+    _check_shape(ctx, expected, what)
     p = _struct(ctx, kind, "tfle_space_batch_params", values)
     return f"tfle_{kind}_s8(&{p}, {x.expr}, {y.expr});"
 
