@@ -475,21 +475,25 @@ class _deterministic_tf:
     def __init__(self) -> None:
         self.enabled = False
 
-    def __enter__(self) -> _deterministic_tf:
+    @staticmethod
+    def _config() -> Any:
         from .optimize import _tf
 
-        tf = _tf()
-        exp = tf.config.experimental
-        if not exp.is_op_determinism_enabled():
-            exp.enable_op_determinism()
+        _tf()  # sets the environment (legacy Keras, quiet logs) before TensorFlow loads
+        from tensorflow.python.framework import config
+
+        return config
+
+    def __enter__(self) -> _deterministic_tf:
+        config = self._config()
+        if not config.is_op_determinism_enabled():
+            config.enable_op_determinism()
             self.enabled = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
-            from .optimize import _tf
-
-            _tf().config.experimental.disable_op_determinism()
+            self._config().disable_op_determinism()
 
 
 # --------------------------------------------------------------------------- host table
