@@ -366,7 +366,13 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         _, _, _, yt = first_op(data)
         ref = tflm.Reference(data)
         ties = ((np.arange(-128, 128) + 0.5) * np.float32(so)).astype(np.float32)
-        for xs in (ties, rng.normal(0, 100 * so, size=256).astype(np.float32)):
+        # far out of range too (still inside int32, where TFLM's cast is defined)
+        far = np.float32(so) * np.repeat([-1e8, -1e5, -1500.0, 1500.0, 1e5, 1e8], 16)[:96]
+        for xs in (
+            ties,
+            rng.normal(0, 100 * so, size=256).astype(np.float32),
+            far.astype(np.float32),
+        ):
             for chunk in xs.reshape(-1, 16):
                 ours = unary(lib, "tfle_quantize_f32_s8", "tfle_affine_params",
                              aot_extra.affine_params(yt, 16), chunk)  # fmt: skip

@@ -194,22 +194,17 @@ void tfle_quantize_f32_s8(const tfle_affine_params *p, const float *x, int8_t *y
   int32_t i;
   for (i = 0; i < p->size; ++i) {
     const float r = x_roundf(x[i] / p->scale);
-    int32_t q;
-    /* TFLM casts to int32 first; saturate instead of the undefined out-of-range cast */
-    if (r >= 2147483520.0f) {
-      q = INT32_MAX;
-    } else if (r <= -2147483648.0f) {
-      q = INT32_MIN;
-    } else {
-      q = (int32_t)r;
+    float bounded = r;
+    /* TFLM casts to int32 before adding the zero point, which is undefined out of range; any
+     * |r| > 1024 saturates the int8 result anyway, so bound it first (and read NaN as 0). */
+    if (r != r) {
+      bounded = 0.0f;
+    } else if (r > 1024.0f) {
+      bounded = 1024.0f;
+    } else if (r < -1024.0f) {
+      bounded = -1024.0f;
     }
-    if (q > 0 && p->zero_point > INT32_MAX - q) {
-      q = INT32_MAX;
-    } else if (q < 0 && p->zero_point < INT32_MIN - q) {
-      q = INT32_MIN;
-    } else {
-      q += p->zero_point;
-    }
+    const int32_t q = (int32_t)bounded + p->zero_point;
     y[i] = (int8_t)tfle_clamp_i32(q, -128, 127);
   }
 }
