@@ -376,6 +376,53 @@ def test_unsupported_layer_is_named(digits):
     assert any("my_scale" in w for w in r.metrics["warnings"])
 
 
+def test_lambda_layer_is_named(digits):
+    import tf_keras as keras
+
+    (x_tr, y_tr), _ = digits
+    m = keras.Sequential(
+        [
+            keras.layers.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Lambda(lambda t: t * 2.0, name="double"),
+            keras.layers.Dense(10),
+        ]
+    )
+    with pytest.raises(UnsupportedOpError, match="layer 'double' \\(Lambda\\) cannot be"):
+        convert(m, train_data=(x_tr, y_tr), sparsity=0.5)
+
+
+def test_conv_batchnorm_depthwise_model():
+    import tf_keras as keras
+
+    # BatchNormalization folds into the conv under QAT; tfmot does not prune DepthwiseConv2D,
+    # and the result says so instead of claiming the target.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 8, 8, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 128)
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential(
+        [
+            keras.layers.Input((8, 8, 1)),
+            keras.layers.Conv2D(8, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.DepthwiseConv2D(3, name="dw"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    r = convert(m, train_data=(x, y), sparsity=0.5, epochs=2, fine_tune_epochs=1)
+    assert r.metrics["method"] == "prune 50% + PQAT"
+    assert "DEPTHWISE_CONV_2D" in r.metrics["ops"]
+    assert r.metrics["warnings"] == ["layers left dense (tfmot cannot prune them): dw"]
+    model = load_model(r.tflite)
+    for o in model.operators:
+        if o.op in ("CONV_2D", "FULLY_CONNECTED"):
+            w = model.tensors[o.inputs[1]].data
+            assert np.count_nonzero(w == 0) / w.size >= 0.45, o.op
+
+
 def test_model_that_is_not_a_keras_model(tmp_path):
     with pytest.raises(ModelError, match="expected a Keras model"):
         convert(object(), representative_data=np.zeros((1, 2), np.float32))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -335,25 +336,6 @@ class _Task:
         return "mae" if self.kind == "regression" else "accuracy"
 
 
-def _qat_unsupported(model: Any) -> list[Any]:
-    """Layers that tfmot's default 8-bit QAT has no quantize config for."""
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry,
-    )
-
-    keras = _tf_keras()
-    reg = registry.Default8BitQuantizeRegistry()
-    bad = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model):
-            bad.extend(_qat_unsupported(layer))
-        elif not reg.supports(layer):
-            bad.append(layer)
-    return bad
-
-
 def _prunable(layer: Any) -> bool:
     from tensorflow_model_optimization.python.core.sparsity.keras import (
         prunable_layer,
@@ -476,6 +458,12 @@ def _prune(
         desc="prune",
         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
     )
+    # tfmot wraps some kernel layers without pruning anything in them (DepthwiseConv2D).
+    for layer in pruned.layers:
+        inner = getattr(layer, "layer", None)
+        has_kernel = hasattr(inner, "kernel") or hasattr(inner, "depthwise_kernel")
+        if has_kernel and not getattr(layer, "prunable_weights", None):
+            skipped.append(inner.name)
     info["unpruned_layers"] = skipped
     return tfmot.sparsity.keras.strip_pruning(pruned), info
 
@@ -490,19 +478,31 @@ def _weights_for_clone(model: Any, pruned: Any) -> list[np.ndarray]:
     return pruned.get_weights()
 
 
+def _qat_error(name: str, cls: str, why: str) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"layer {name!r} ({cls}) cannot be quantization-aware trained: {why}; replace it with "
+        "built-in layers (Conv2D, DepthwiseConv2D, Dense, BatchNormalization, pooling, ReLU, "
+        "...), or pass qat=False (CLI --no-qat) for post-training quantization",
+        op=cls,
+    )
+
+
 def _quantize_aware(model, *, preserve_sparsity: bool):
+    """The model wrapped for QAT (tfmot default 8-bit, or its pruning-preserving scheme)."""
     import tensorflow_model_optimization as tfmot
 
-    bad = _qat_unsupported(model)
-    if bad:
-        layer = bad[0]
-        raise UnsupportedOpError(
-            f"layer {layer.name!r} ({type(layer).__name__}) cannot be quantization-aware "
-            "trained: tfmot has no 8-bit quantize config for it; replace it with built-in "
-            "layers (Conv2D, DepthwiseConv2D, Dense, pooling, ReLU, ...), or pass "
-            "qat=False (CLI --no-qat) for post-training quantization",
-            op=type(layer).__name__,
-        )
+    keras = _tf_keras()
+    for layer in model.layers:
+        # tfmot skips Lambda layers with only a warning: the int8 model would silently lack
+        # the fake-quant ranges there, so we stop instead.
+        if isinstance(layer, keras.layers.Lambda):
+            raise _qat_error(layer.name, "Lambda", "tfmot cannot see inside Lambda layers")
+        if not type(layer).__module__.startswith(("tf_keras.", "keras.")):
+            raise _qat_error(
+                layer.name,
+                type(layer).__name__,
+                "it is a custom layer and tfmot only knows built-in Keras layers",
+            )
     try:
         annotated = tfmot.quantization.keras.quantize_annotate_model(model)
         if preserve_sparsity:
@@ -510,8 +510,15 @@ def _quantize_aware(model, *, preserve_sparsity: bool):
             return tfmot.quantization.keras.quantize_apply(annotated, scheme)
         return tfmot.quantization.keras.quantize_apply(annotated)
     except (ValueError, RuntimeError) as err:
+        found = re.search(r"Layer (.+?):<class '(?:[\w.]+\.)?(\w+)'> is not supported", str(err))
+        if found:
+            raise _qat_error(
+                found.group(1), found.group(2), "tfmot has no 8-bit quantize config for it"
+            ) from err
         raise UnsupportedOpError(
-            f"tfmot could not make the model quantization-aware: {err}; pass qat=False "
+            f"tfmot could not make the model quantization-aware "
+            f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); use a "
+            "Sequential or functional tf_keras model of built-in layers, or pass qat=False "
             "(CLI --no-qat) for post-training quantization",
             op=type(model).__name__,
         ) from err
@@ -720,6 +727,10 @@ def convert(
     else:
         _tf_keras().utils.set_random_seed(seed)
 
+    if training and qat and prune:
+        # A dry run first: a layer QAT cannot handle should fail before minutes of pruning.
+        _quantize_aware(model, preserve_sparsity=False)
+
     metrics: dict[str, Any] = {"warnings": []}
     eval_x, eval_y = val if val is not None else (train if train is not None else (None, None))
     labels = train[1] if train is not None else (eval_y if eval_y is not None else None)
@@ -738,8 +749,6 @@ def convert(
     method = []
     if training:
         # Checked first: a layer QAT cannot handle should fail before minutes of pruning.
-        if qat and _qat_unsupported(model):
-            _quantize_aware(model, preserve_sparsity=prune)  # raises with the layer named
         x, y = train
         loss = getattr(model, "loss", None) or task.loss(y)
         fit = {"task": task, "loss": loss, "batch_size": int(batch_size), "progress": progress}
