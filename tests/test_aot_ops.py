@@ -530,6 +530,28 @@ def reshaped(data: bytes, shapes: dict[int, tuple], consts: dict | None = None, 
     return edit_model(data, fn)
 
 
+def constant_input(data: bytes, tensor: int, values: np.ndarray) -> bytes:
+    """The model with one of its inputs turned into a constant holding `values`."""
+
+    def fn(mt):
+        sg = mt.subgraphs[0]
+        buf = _schema().BufferT()
+        buf.data = np.frombuffer(np.ascontiguousarray(values).tobytes(), np.uint8)
+        mt.buffers.append(buf)
+        sg.tensors[tensor].buffer = len(mt.buffers) - 1
+        sg.inputs = [i for i in sg.inputs if i != tensor]
+
+    return edit_model(data, fn)
+
+
+def compiled_matches(data: bytes, x: np.ndarray, out_dir: Path) -> None:
+    """compile_aot + host build of a single-input model gives TFLM's output for x."""
+    aot.compile_aot(data, out_dir)
+    ours = aot.build_host_runner(out_dir).run_one(x)
+    expected = tflm.Reference(data).run_one(x)
+    assert np.array_equal(ours.ravel(), expected.ravel())
+
+
 def feeds_for(m, op_inputs: list, arrays: list[np.ndarray]) -> list[np.ndarray]:
     """Model-input order of arrays given in operator-input order."""
     order = list(m.inputs)
@@ -570,12 +592,12 @@ def templates(binary_models, mean_models) -> dict[str, bytes]:
     return out
 
 
-def test_generated_concatenation(lib, templates):
+def test_generated_concatenation(lib, templates, tmp_path):
     """Ranks 1-4, any axis (negative too), two inputs of different extents."""
     base = templates["CONCATENATION"]
     m, _, ins, y = first_op(base)
     rng = np.random.default_rng(21)
-    for _ in range(30):
+    for case in range(30):
         r = int(rng.integers(1, 5))
         dims = [int(d) for d in rng.integers(1, 5, size=r)]
         axis = int(rng.integers(-r, r))
@@ -593,14 +615,16 @@ def test_generated_concatenation(lib, templates):
         lib("tfle_concat", 2, (ctypes.c_void_p * 2)(ptr(x1), ptr(x2)),
             np.array(copy, np.int32), outer, ours)  # fmt: skip
         assert np.array_equal(ours, expected.ravel()), (s1, s2, axis)
+        if case % 6 == 0:  # the emitter too, with the second input a constant
+            compiled_matches(constant_input(data, ins[1].index, x2), x1, tmp_path / f"c{case}")
 
 
-def test_generated_pad(lib, templates):
+def test_generated_pad(lib, templates, tmp_path):
     """Ranks 1-5, random paddings, pad value = the output zero point."""
     base = templates["PAD"]
     _, _, (x, pads), y = first_op(base)
     rng = np.random.default_rng(22)
-    for _ in range(30):
+    for case in range(30):
         r = int(rng.integers(1, 6))
         shape = [int(d) for d in rng.integers(1, 5, size=r)]
         p = rng.integers(0, 4, size=(r, 2))
@@ -615,16 +639,18 @@ def test_generated_pad(lib, templates):
         ours = np.zeros(int(np.prod(out)), np.int8)
         lib("tfle_pad_s8", struct("tfle_pad_params", params), xs.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (shape, p.tolist())
+        if case % 6 == 0:
+            compiled_matches(data, xs, tmp_path / f"p{case}")
 
 
 @pytest.mark.parametrize("op", ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"])
-def test_generated_space_batch(lib, templates, op):
+def test_generated_space_batch(lib, templates, op, tmp_path):
     """3-D and 4-D tensors, random blocks, paddings and crops."""
     base = templates[op]
     _, _, (x, block, pads), y = first_op(base)
     kind = "space_to_batch" if op == "SPACE_TO_BATCH_ND" else "batch_to_space"
     rng = np.random.default_rng(23 if kind == "space_to_batch" else 24)
-    for _ in range(24):
+    for case in range(24):
         nd = int(rng.integers(1, 3))  # spatial dims: 1 (3-D NHC) or 2 (4-D NHWC)
         blk = [int(v) for v in rng.integers(1, 4, size=nd)]
         c = int(rng.integers(1, 4))
@@ -654,6 +680,8 @@ def test_generated_space_batch(lib, templates, op):
         ours = np.zeros(int(np.prod(out)), np.int8)
         lib(f"tfle_{kind}_s8", struct("tfle_space_batch_params", params), xs.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (shape, blk, pad)
+        if case % 6 == 0:
+            compiled_matches(data, xs, tmp_path / f"s{case}")
 
 
 def _broadcast_pair(rng, max_rank):
@@ -670,12 +698,12 @@ def _broadcast_pair(rng, max_rank):
 
 
 @pytest.mark.parametrize("op", ["ADD", "MUL"])
-def test_generated_binary(lib, templates, op):
+def test_generated_binary(lib, templates, op, tmp_path):
     """Random broadcast shapes, quantizations and fused activations (MUL: TFLM's 4-D limit)."""
     base = templates[op]
     m, _, (a, b), y = first_op(base)
     rng = np.random.default_rng(25 if op == "ADD" else 26)
-    for _ in range(30):
+    for case in range(30):
         s1, s2, so = _broadcast_pair(rng, 5 if op == "ADD" else 4)
         act = str(rng.choice(list(ACTIVATIONS)))
         (q1, q2, qo) = random_quant(rng, 3)
@@ -692,15 +720,17 @@ def test_generated_binary(lib, templates, op):
         ours = np.zeros(int(np.prod(so)), np.int8)
         lib(f"tfle_{op.lower()}_s8", params, bcast, x1.ravel(), x2.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (s1, s2, act, q1, q2, qo)
+        if case % 6 == 0:  # the emitter too, with the second input a constant
+            compiled_matches(constant_input(data, b.index, x2), x1, tmp_path / f"b{case}")
 
 
 @pytest.mark.parametrize("op", ["MEAN", "REDUCE_MAX"])
-def test_generated_reduce(lib, templates, op):
+def test_generated_reduce(lib, templates, op, tmp_path):
     """Ranks 1-4, one or two axes (negative, repeated), keep_dims either way."""
     base = templates[op]
     _, _, (x, axes), y = first_op(base)
     rng = np.random.default_rng(27 if op == "MEAN" else 28)
-    for _ in range(30):
+    for case in range(30):
         r = int(rng.integers(1, 5))
         shape = [int(d) for d in rng.integers(1, 6, size=r)]
         picked = rng.choice(r, size=min(r, int(rng.integers(1, 3))), replace=False)
@@ -726,6 +756,8 @@ def test_generated_reduce(lib, templates, op):
         else:
             lib("tfle_reduce_max_s8", rshape, xs.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (shape, ax, keep)
+        if case % 6 == 0:
+            compiled_matches(data, xs, tmp_path / f"r{case}")
 
 
 # --------------------------------------------------------------------------- end to end
