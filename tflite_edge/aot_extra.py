@@ -626,10 +626,16 @@ def _emit_concatenation(ctx: EmitContext) -> str:
     _check_shape(ctx, tuple(expected), f"concatenating {[tuple(v.shape) for v in ins]}")
     ctx.require_header(HEADER)
     sizes = ctx.const_array("concat", np.array(copy, dtype=np.int32))
-    ptrs = ", ".join(f"(const void *){v.expr}" for v in ins)
+    return _concat_call([v.expr for v in ins], sizes, outer, y.expr)
+
+
+def _concat_call(inputs: list[str], sizes: str, outer: int, out: str) -> str:
+    ptrs = ", ".join(f"(const void *){e}" for e in inputs)
     return (
-        f"{{ const void *const in_{ctx.prefix}[{len(ins)}] = {{{ptrs}}}; "
-        f"tfle_concat({len(ins)}, in_{ctx.prefix}, {sizes}, {outer}, (void *){y.expr}); }}"
+        "{\n"
+        f"  const void *const in[{len(inputs)}] = {{{ptrs}}};\n"
+        f"  tfle_concat({len(inputs)}, in, {sizes}, {outer}, (void *){out});\n"
+        "}"
     )
 
 
@@ -697,10 +703,7 @@ def _emit_mean(ctx: EmitContext) -> str:
 def _copy(ctx: EmitContext, x: Any, y: Any) -> str:
     ctx.require_header(HEADER)
     sizes = ctx.const_array("copy", np.array([x.nbytes], dtype=np.int32))
-    return (
-        f"{{ const void *const in_{ctx.prefix}[1] = {{(const void *){x.expr}}}; "
-        f"tfle_concat(1, in_{ctx.prefix}, {sizes}, 1, (void *){y.expr}); }}"
-    )
+    return _concat_call([x.expr], sizes, 1, y.expr)
 
 
 @register_op("REDUCE_MAX")
