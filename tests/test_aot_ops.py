@@ -953,12 +953,14 @@ def _arm(cpu: str, *extra: str) -> list[str]:
 def test_kernels_and_generated_model_build_for_cortex_m(e2e_models, tmp_path, flags):
     """The extra kernels and a generated model using them compile with arm-none-eabi-gcc."""
     assert shutil.which("arm-none-eabi-gcc"), "arm-none-eabi-gcc is required (Debian package)"
-    out = tmp_path / "model"
-    aot.compile_aot(e2e_models["activations_concat_const_mul_add"], out)
-    for src in [*EXTRA_SOURCES, out / "tfle_model.c"]:
-        obj = tmp_path / (src.stem + ".o")
-        cmd = [*_arm(flags[0], *flags[1:]), f"-I{KERNELS}", f"-I{out}", "-c", str(src), "-o",
-               str(obj)]  # fmt: skip
+    sources = list(EXTRA_SOURCES)
+    for name in ("activations_concat_const_mul_add", "float_io", "pad_gap_mean"):
+        aot.compile_aot(e2e_models[name], tmp_path / name)
+        sources.append(tmp_path / name / "tfle_model.c")
+    for src in sources:
+        obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
+        cmd = [*_arm(flags[0], *flags[1:]), f"-I{KERNELS}", f"-I{src.parent}", "-c", str(src),
+               "-o", str(obj)]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert obj.stat().st_size > 0

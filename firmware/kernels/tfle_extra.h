@@ -2,9 +2,9 @@
  *
  * Portable C99, no dynamic allocation, bit-exact with TensorFlow Lite Micro's reference
  * kernels (same fixed-point requantization, same gemmlowp logistic/tanh, same hard-swish
- * int16 path, same float rounding in QUANTIZE/DEQUANTIZE/MEAN). Every parameter that TFLM
- * computes in Prepare() is computed at compile time by tflite_edge/aot_extra.py and passed in
- * a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS dimensions,
+ * int16 path, same integer MEAN, same float rounding in QUANTIZE/DEQUANTIZE). Every parameter
+ * that TFLM computes in Prepare() is computed at compile time by tflite_edge/aot_extra.py and
+ * passed in a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS dimensions,
  * padded with leading 1s.
  */
 #ifndef TFLE_EXTRA_H
