@@ -4,8 +4,8 @@
  * kernels (same fixed-point requantization, same gemmlowp logistic/tanh, same hard-swish
  * int16 path, same integer MEAN, same float rounding in QUANTIZE/DEQUANTIZE). Every parameter
  * that TFLM computes in Prepare() is computed at compile time by tflite_edge/aot_extra.py and
- * passed in a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS dimensions,
- * padded with leading 1s.
+ * passed in a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS
+ * dimensions, padded with leading 1s.
  */
 #ifndef TFLE_EXTRA_H
 #define TFLE_EXTRA_H
