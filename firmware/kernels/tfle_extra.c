@@ -2,7 +2,8 @@
  *
  * Bit-exact with TensorFlow Lite Micro's reference kernels: requantization and gemmlowp's
  * fixed-point math come from tfle_math.h; LOGISTIC/TANH follow gemmlowp's logistic()/tanh(),
- * HARD_SWISH TFLM's int16 path, and QUANTIZE's float path rounds like TFLM's float32 code. Right shifts of negative values are arithmetic, as TFLM also assumes.
+ * HARD_SWISH TFLM's int16 path, and QUANTIZE's float path rounds like TFLM's float32 code.
+ * Right shifts of negative values are arithmetic, as TFLM also assumes.
  */
 #include "tfle_extra.h"
 
