@@ -7,8 +7,6 @@
  */
 #include "tfle_extra.h"
 
-#include <stddef.h>
-
 #include "tfle_math.h"
 
 /* ---------------------------------------------------------------- fixed point */
