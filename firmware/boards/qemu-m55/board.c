@@ -1,0 +1,20 @@
+/* qemu-m55: QEMU mps3-an547 (Cortex-M55). Console on UART0 (CMSDK APB UART, Secure alias); cycles from SysTick. */
+#include <stdint.h>
+
+#include "cmsdk_uart.h"
+#include "cortexm.h"
+#include "tfle_board.h"
+
+#define UART0_BASE 0x59303000u
+#define PCLK_HZ 32000000u
+
+void tfle_board_init(void) {
+  cmsdk_uart_init(UART0_BASE, PCLK_HZ, 115200u);
+  tfle_cortexm_cycles_start();
+}
+
+void tfle_board_putc(char c) { cmsdk_uart_putc(UART0_BASE, c); }
+
+int tfle_board_getc(void) { return cmsdk_uart_getc(UART0_BASE); }
+
+uint32_t tfle_board_clock_hz(void) { return TFLE_CLOCK_HZ; }
