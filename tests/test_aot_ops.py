@@ -797,9 +797,9 @@ def _e2e_models() -> dict[str, tuple]:
             ),
             (5, 4, 2), (-1, 1), True,
         ),
-        "pad_3d_reduce_max": (
+        "padv2_3d_reduce_max": (
             lambda x: L.Lambda(lambda v: tf.reduce_max(v, axis=1, keepdims=True))(
-                L.Lambda(lambda v: tf.pad(v, [[0, 0], [2, 1], [0, 2]]))(L.Dense(5)(x))
+                L.Lambda(lambda v: tf.pad(v, [[0, 0], [2, 1], [0, 2]], constant_values=0.3))(L.Dense(5)(x))
             ),
             (6, 3), (-1, 1), True,
         ),
@@ -826,7 +826,7 @@ E2E = [
     "residual_add_concat_mul",
     "activations_concat_const_mul_add",
     "pad_gap_mean",
-    "pad_3d_reduce_max",
+    "padv2_3d_reduce_max",
     "space_to_batch_4d",
     "space_to_batch_3d",
     "conv1d",
@@ -889,7 +889,7 @@ def test_compiled_model_bit_exact(e2e_models, tmp_path, name):
         "activations_concat_const_mul_add": {
             "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "CONCATENATION", "MUL", "ADD"},
         "pad_gap_mean": {"PAD", "MEAN"},
-        "pad_3d_reduce_max": {"PAD", "REDUCE_MAX"},
+        "padv2_3d_reduce_max": {"PADV2", "REDUCE_MAX"},
         "space_to_batch_4d": {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"},
         "space_to_batch_3d": {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"},
         "conv1d": {"EXPAND_DIMS"},
