@@ -487,14 +487,22 @@ def _qat_error(name: str, cls: str, why: str) -> UnsupportedOpError:
     )
 
 
-def _quantize_aware(model, *, preserve_sparsity: bool):
-    """The model wrapped for QAT (tfmot default 8-bit, or its pruning-preserving scheme)."""
-    import tensorflow_model_optimization as tfmot
+def _check_quantizable(model: Any) -> None:
+    """Name the first layer tfmot's 8-bit QAT cannot handle (cheap: no model is cloned)."""
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
 
     keras = _tf_keras()
+    reg = registry.Default8BitQuantizeRegistry()
+    # Not in the registry but handled by tfmot's graph transforms (folded or split).
+    transformed = (
+        keras.layers.BatchNormalization,
+        keras.layers.SeparableConv1D,
+        keras.layers.SeparableConv2D,
+        keras.layers.InputLayer,
+    )
     for layer in model.layers:
-        # tfmot skips Lambda layers with only a warning: the int8 model would silently lack
-        # the fake-quant ranges there, so we stop instead.
         if isinstance(layer, keras.layers.Lambda):
             raise _qat_error(layer.name, "Lambda", "tfmot cannot see inside Lambda layers")
         if not type(layer).__module__.startswith(("tf_keras.", "keras.")):
@@ -503,6 +511,17 @@ def _quantize_aware(model, *, preserve_sparsity: bool):
                 type(layer).__name__,
                 "it is a custom layer and tfmot only knows built-in Keras layers",
             )
+        if not isinstance(layer, (*transformed, keras.Model)) and not reg.supports(layer):
+            raise _qat_error(
+                layer.name, type(layer).__name__, "tfmot has no 8-bit quantize config for it"
+            )
+
+
+def _quantize_aware(model, *, preserve_sparsity: bool):
+    """The model wrapped for QAT (tfmot default 8-bit, or its pruning-preserving scheme)."""
+    import tensorflow_model_optimization as tfmot
+
+    _check_quantizable(model)
     try:
         annotated = tfmot.quantization.keras.quantize_annotate_model(model)
         if preserve_sparsity:
@@ -727,9 +746,9 @@ def convert(
     else:
         _tf_keras().utils.set_random_seed(seed)
 
-    if training and qat and prune:
-        # A dry run first: a layer QAT cannot handle should fail before minutes of pruning.
-        _quantize_aware(model, preserve_sparsity=False)
+    if training and qat:
+        # Checked first: a layer QAT cannot handle should fail before minutes of pruning.
+        _check_quantizable(model)
 
     metrics: dict[str, Any] = {"warnings": []}
     eval_x, eval_y = val if val is not None else (train if train is not None else (None, None))
