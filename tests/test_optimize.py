@@ -423,6 +423,24 @@ def test_conv_batchnorm_depthwise_model():
             assert np.count_nonzero(w == 0) / w.size >= 0.45, o.op
 
 
+def test_op_without_a_tflite_builtin_is_named():
+    import tensorflow as tf
+    import tf_keras as keras
+
+    m = keras.Sequential(
+        [
+            keras.layers.Input((4,)),
+            keras.layers.Dense(8),
+            keras.layers.Lambda(lambda t: tf.math.bessel_i0e(t)),
+            keras.layers.Dense(3),
+        ]
+    )
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    with pytest.raises(UnsupportedOpError, match="tf.BesselI0e have no TFLite builtin") as e:
+        convert(m, representative_data=x)
+    assert e.value.op == "tf.BesselI0e"
+
+
 def test_model_that_is_not_a_keras_model(tmp_path):
     with pytest.raises(ModelError, match="expected a Keras model"):
         convert(object(), representative_data=np.zeros((1, 2), np.float32))

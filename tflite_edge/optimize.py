@@ -119,7 +119,7 @@ def _tf():
         tf.config.list_physical_devices()  # probes CUDA now, while its error log is captured
         return tf
 
-    tf, _ = _capture_stderr(load)
+    tf = _quietly(load)
     return tf
 
 
@@ -546,7 +546,7 @@ def _quantize_aware(model, *, preserve_sparsity: bool):
 # --------------------------------------------------------------------------- conversion
 
 
-def _capture_stderr(fn):
+def _quietly(fn):
     """Run fn() with stdout and stderr captured (file descriptors and Python streams).
 
     The converter's C++ logging and Keras 3's export messages are noise, unless it fails:
@@ -565,7 +565,7 @@ def _capture_stderr(fn):
         text = io.StringIO()
         try:
             with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
-                return fn(), ""
+                return fn()
         except Exception as err:
             tmp.seek(0)
             err.add_note((text.getvalue() + tmp.read().decode(errors="replace"))[-2000:])
@@ -596,15 +596,21 @@ def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
         with warnings.catch_warnings():
             # "Statistics for quantized inputs were expected": QAT models carry their ranges.
             warnings.simplefilter("ignore")
-            data, _ = _capture_stderr(converter.convert)
+            data = _quietly(converter.convert)
     except Exception as err:
-        notes = "".join(getattr(err, "__notes__", []))
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        detail = [ln for ln in notes.splitlines() if "error" in ln.lower()][:3]
+        text = str(err) + "".join(getattr(err, "__notes__", []))
+        ops = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", text)))
+        if ops:
+            raise UnsupportedOpError(
+                f"TFLiteConverter could not convert the model to {what} TFLite: the TensorFlow "
+                f"op(s) {', '.join(ops)} have no TFLite builtin; replace the layers that use "
+                "them with built-in Keras layers",
+                op=ops[0],
+            ) from err
+        reason = (str(err).splitlines()[0] if str(err) else type(err).__name__)[:300]
         raise UnsupportedOpError(
-            f"TFLiteConverter could not convert the model to {what} TFLite: {reason}"
-            f"{' (' + ' | '.join(detail) + ')' if detail else ''}; a layer probably has no "
-            "int8 TFLite builtin op: replace it with built-in Keras layers",
+            f"TFLiteConverter could not convert the model to {what} TFLite ({reason}); a layer "
+            "probably has no int8 TFLite builtin op: replace it with built-in Keras layers",
             op="converter",
         ) from err
     return bytes(data)
