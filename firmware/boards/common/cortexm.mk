@@ -1,6 +1,10 @@
 # Shared by the QEMU Cortex-M boards' board.mk: cross toolchain, startup, cycle source, link.
 # A board.mk sets BOARD_CPU_FLAGS, BOARD_DEFS, BOARD_SRCS and BOARD_LDSCRIPT, then includes this.
+# Needs TFLE_FIRMWARE, BOARD_DIR and BUILD; firmware/Makefile (or a TFLM project's Makefile)
+# then uses CC, CXX, SIZE, IMAGE, BOARD_SRCS, BOARD_INCLUDES, BOARD_CFLAGS, BOARD_CXXFLAGS,
+# BOARD_LDFLAGS, BOARD_LDLIBS and RUN_CMD.
 
+comma := ,
 CROSS ?= arm-none-eabi-
 CC := $(CROSS)gcc
 CXX := $(CROSS)g++
