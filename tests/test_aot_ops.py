@@ -22,7 +22,7 @@ import pytest
 
 from tflite_edge import aot, aot_extra, tflm
 from tflite_edge.errors import UnsupportedOpError
-from tflite_edge.model import load_model
+from tflite_edge.model import known_input, load_model
 
 KERNELS = aot.kernel_include_dir()
 EXTRA_SOURCES = sorted(KERNELS.glob("tfle_extra*.c"))
@@ -788,7 +788,22 @@ def _e2e_models() -> dict[str, tuple]:
         y = L.Lambda(lambda v: v * tf.constant(np.linspace(-1, 2, 48, dtype=np.float32)))(y)
         return L.Lambda(lambda v: v + tf.constant([0.5], dtype=tf.float32))(y)
 
+    def requantized_branches(inp):
+        # LOGISTIC/TANH have fixed output scales: the converter requantizes them for the concat
+        x = L.Dense(12)(inp)
+        y = L.Concatenate()(
+            [
+                L.Activation("sigmoid")(x),
+                L.Activation("tanh")(x),
+                L.Lambda(lambda v: v * tf.nn.relu6(v + 3.0) / 6.0)(x),
+                L.LeakyReLU(0.1)(x),
+            ]
+        )
+        y = L.Lambda(lambda v: v * tf.constant(np.linspace(-1, 2, 48, dtype=np.float32)))(y)
+        return L.Lambda(lambda v: tf.reduce_mean(tf.reshape(v, [1, 4, 12]), axis=1))(y)
+
     return {
+        "requantize_mean": (requantized_branches, (8,), (-2, 2), True),
         "residual_add_concat_mul": (residual, (5, 5, 2), (-1, 1), True),
         "activations_concat_const_mul_add": (branches, (8,), (-2, 2), True),
         "pad_gap_mean": (
@@ -823,6 +838,7 @@ def _e2e_models() -> dict[str, tuple]:
 
 
 E2E = [
+    "requantize_mean",
     "residual_add_concat_mul",
     "activations_concat_const_mul_add",
     "pad_gap_mean",
@@ -885,6 +901,7 @@ def test_compiled_model_bit_exact(e2e_models, tmp_path, name):
     # every op of the model is one the test means to cover
     assert set(result.ops) <= set(aot.EMITTERS)
     expected_ops = {
+        "requantize_mean": {"QUANTIZE", "LOGISTIC", "TANH", "CONCATENATION", "MEAN"},
         "residual_add_concat_mul": {"ADD", "CONCATENATION", "MUL"},
         "activations_concat_const_mul_add": {
             "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "CONCATENATION", "MUL", "ADD"},
@@ -964,3 +981,56 @@ def test_kernels_and_generated_model_build_for_cortex_m(e2e_models, tmp_path, fl
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert obj.stat().st_size > 0
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m3"])
+def test_compiled_model_on_emulated_board(e2e_models, tmp_path, board):
+    """The firmware project of a model using these ops answers like TFLM on QEMU.
+
+    Checks the known input's CRC32 record and 12 more inputs sent with `in` commands
+    (firmware/harness/PROTOCOL.md).
+    """
+    import os
+    import queue
+    import signal
+    import threading
+    import zlib
+
+    from tflite_edge import project
+
+    assert shutil.which("qemu-system-arm"), "qemu-system-arm is required (Debian package)"
+    data = e2e_models["requantize_mean"]
+    ref = tflm.Reference(data)
+    out = tmp_path / board
+    project.render(data, board=board, runtime="aot", out_dir=out, runs=1, profile=False)
+    build = subprocess.run(["make", "-s", "-C", str(out)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+
+    rng = np.random.default_rng(5)
+    xs = rng.integers(-128, 128, size=(12, *ref.input_shape[1:]), dtype=np.int8)
+    proc = subprocess.Popen(
+        ["make", "-s", "-C", str(out), "run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
+
+    def record(kind: str) -> dict[str, str]:
+        while True:  # a hang ends in queue.Empty rather than a stuck suite
+            line = lines.get(timeout=120).strip()
+            if line.startswith(f"TFLE 1 {kind}"):
+                return dict(f.split("=", 1) for f in line.split()[3:])
+
+    try:
+        crc = record("out")["crc32"]
+        known = ref.run_one(known_input(load_model(data)))
+        assert crc == f"{zlib.crc32(known.astype(np.int8).tobytes()):08x}"
+        record("ready")
+        for x in xs:
+            proc.stdin.write(f"TFLE 1 in n={x.size} hex={x.tobytes().hex()}\n")
+            proc.stdin.flush()
+            got = bytes.fromhex(record("result")["hex"])
+            assert got == ref.run_one(x).astype(np.int8).tobytes()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # make and the QEMU it started, nothing else
+        proc.wait(timeout=30)
