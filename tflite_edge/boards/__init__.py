@@ -34,6 +34,11 @@ class Board:
     baud: int = 115200
     flasher: str = ""  # the command that puts an image on the board (qemu-system-arm, idf.py)
     install_hint: str = ""  # what to install when the toolchain is missing
+    # What the harness's `cycles` count on this board (shown beside every latency figure).
+    cycles_unit: str = "cycles"
+    # QEMU boards run with -icount shift=N (one instruction = 2^N ns of virtual time); the
+    # board's cycle source in firmware/boards/<name>/board.mk assumes the same N.
+    qemu_icount_shift: int = 6
     extra: dict = field(default_factory=dict)
 
     def toolchain_present(self) -> bool:
@@ -86,6 +91,13 @@ def _load(path: Path) -> Board:
             )
     if raw["family"] == "qemu" and not raw.get("qemu_machine"):
         raise BoardError(f"board {raw['name']}: a qemu board needs qemu_machine", board=path.stem)
+    shift = raw.get("qemu_icount_shift", 6)
+    if not isinstance(shift, int) or not 0 <= shift <= 10:
+        raise BoardError(
+            f"board {raw['name']}: qemu_icount_shift must be an integer from 0 to 10, "
+            f"found {shift!r}",
+            board=path.stem,
+        )
     if "cflags" in raw:
         raw["cflags"] = tuple(raw["cflags"])
     return Board(**raw)
