@@ -6,7 +6,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -39,14 +38,9 @@ def reference_model(request, models_dir) -> Path:
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's bundled digits, as (x_train, y_train), (x_test, y_test), x in [0, 1]."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    from tflite_edge.demo import digits_data
 
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[..., None]
-    y = d.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-    return (x_tr, y_tr), (x_te, y_te)
+    return digits_data()
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -57,39 +51,12 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 # --- digits models (owned by the optimize/convert stage; other stages use the .tflite bytes) ---
 
 
-def build_digits_cnn(seed: int = 0):
-    """A small tf_keras CNN for 8x8 digits: 2 convs, a pool and 2 dense layers (38 k weights)."""
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.layers.Input((8, 8, 1)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10),
-        ],
-        name="digits_cnn",
-    )
-
-
 @pytest.fixture(scope="session")
 def digits_cnn(digits):
     """The digits CNN trained in float (tf_keras), outputs are logits."""
-    import tf_keras as keras
+    from tflite_edge.demo import train_digits_cnn
 
-    (x_tr, y_tr), _ = digits
-    model = build_digits_cnn()
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(x_tr, y_tr, epochs=12, batch_size=32, verbose=0)
-    return model
+    return train_digits_cnn(digits[0])
 
 
 @pytest.fixture(scope="session")

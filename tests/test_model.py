@@ -75,3 +75,20 @@ def test_truncated_flatbuffer(models_dir):
     data = (models_dir / "kws_ref_model.tflite").read_bytes()
     with pytest.raises(ModelError, match="corrupt"):
         load_model(data[:4000])
+
+
+def test_corrupted_bytes_give_model_error_or_a_consistent_model(models_dir):
+    # flip bytes all over a real model: the reader either rejects it with ModelError or returns
+    # a model whose indices are all in range; nothing else escapes
+    data = bytearray((models_dir / "hello_world_int8.tflite").read_bytes())
+    rng = np.random.default_rng(0)
+    for offset in [540, 1194, *rng.integers(0, len(data), 200)]:
+        bad = bytearray(data)
+        bad[offset] ^= 0xFF
+        try:
+            m = load_model(bytes(bad))
+        except ModelError:
+            continue
+        n = len(m.tensors)
+        assert all(-1 <= i < n for op in m.operators for i in op.inputs)
+        assert all(0 <= i < n for i in m.inputs + m.outputs)

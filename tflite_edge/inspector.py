@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError, TFLiteEdgeError
-from .model import Model, Tensor, load_model
+from .model import Model, Tensor, check_structure, load_model
 from .tflm import Arena
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
@@ -172,52 +172,6 @@ def weight_sparsity(model: str | Path | bytes | Model) -> float | None:
     if total == 0:
         return None
     return sum(_zeros(t) for t in ws) / total
-
-
-def check_structure(model: Model) -> None:
-    """Reject flatbuffers whose indices or sizes are inconsistent (TFLM would crash on them)."""
-    n = len(model.tensors)
-
-    def bad(what: str) -> ModelError:
-        return ModelError(
-            f"{model.path or 'the model bytes'} is a corrupt TFLite flatbuffer: {what}; "
-            "re-export the model or check the file was copied completely",
-            path=model.path,
-        )
-
-    if not model.inputs or not model.outputs:
-        raise bad("the subgraph names no input or no output tensor")
-    for i in (*model.inputs, *model.outputs):
-        if not 0 <= i < n:
-            raise bad(f"subgraph input/output tensor {i} does not exist ({n} tensors)")
-    for o in model.operators:
-        if not o.outputs:
-            raise bad(f"operator {o.index} ({o.op}) has no output")
-        for i in o.inputs:
-            if not -1 <= i < n:
-                raise bad(f"operator {o.index} ({o.op}) reads tensor {i}, which does not exist")
-        for i in o.outputs:
-            if not 0 <= i < n:
-                raise bad(f"operator {o.index} ({o.op}) writes tensor {i}, which does not exist")
-    for t in model.tensors:
-        if any(d < 0 for d in t.shape) or t.size > 1 << 31:
-            raise bad(f"tensor {t.index} has shape {list(t.shape)}")
-        if t.data is not None and t.data.size != t.size:
-            raise bad(
-                f"tensor {t.index} has shape {list(t.shape)} ({t.size} values) but its buffer "
-                f"holds {t.data.size}"
-            )
-        q = t.quantization
-        if q is not None and q.scale.size > 1:
-            if not 0 <= q.axis < len(t.shape) or t.shape[q.axis] != q.scale.size:
-                raise bad(
-                    f"tensor {t.index} has {q.scale.size} per-channel scales on axis {q.axis} "
-                    f"of shape {list(t.shape)}"
-                )
-        if q is not None and q.zero_point.size not in (1, q.scale.size):
-            raise bad(
-                f"tensor {t.index} has {q.scale.size} scales but {q.zero_point.size} zero points"
-            )
 
 
 # Measures the arena in a child process: TFLM trusts the flatbuffer, and a corrupt one can
