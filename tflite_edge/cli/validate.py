@@ -31,9 +31,9 @@ def _run(args: argparse.Namespace) -> int:
     x, y = load_npz(args.data)
     keras_model = None
     if args.keras:
-        from ..optimize import load_keras_model
+        from ..optimize import load_keras
 
-        keras_model = load_keras_model(args.keras)
+        keras_model = load_keras(args.keras)
     bar = None
     callback = None
     if show_progress(args):
