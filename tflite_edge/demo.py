@@ -32,7 +32,9 @@ def digits_data(test_size: float = 0.2, seed: int = DIGITS_SEED):
 
 def build_digits_cnn(seed: int = DIGITS_SEED):
     """A small tf_keras CNN for 8x8 digits: 2 convs, a pool and 2 dense layers (38 k weights)."""
-    import tf_keras as keras
+    from .optimize import _tf_keras
+
+    keras = _tf_keras()  # sets TF_USE_LEGACY_KERAS and keeps TensorFlow's start-up chatter quiet
 
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
@@ -51,7 +53,9 @@ def build_digits_cnn(seed: int = DIGITS_SEED):
 
 def train_digits_cnn(train, *, epochs: int = 12, seed: int = DIGITS_SEED, verbose: int = 0):
     """The digits CNN trained in float; outputs are logits."""
-    import tf_keras as keras
+    from .optimize import _tf_keras
+
+    keras = _tf_keras()
 
     x, y = train
     model = build_digits_cnn(seed)
@@ -93,9 +97,13 @@ class DemoResult:
         if self.flash:
             f = self.flash
             rows.append(("board / runtime", f"{f['board']} / {f['runtime']}"))
-            rows.append(("flash / RAM (image)", f"{f['flash_bytes']:,} B / {f['ram_bytes']:,} B"))
-            if f.get("tflm_arena"):
-                rows.append(("TFLM arena, same model", f"{f['tflm_arena']['total']:,} B"))
+            if f.get("image_flash_bytes") is not None:
+                rows.append(("image flash / RAM", f"{f['image_flash_bytes']:,} B / "
+                             f"{f['image_ram_bytes']:,} B (whole firmware, stack included)"))
+            rows.append(("model weights in flash", f"{f['flash_bytes']:,} B"))
+            arena = f.get("tflm_arena")
+            rows.append(("activation RAM", f"{f['ram_bytes']:,} B" + (
+                f" (TFLM arena for the same model: {arena['total']:,} B)" if arena else "")))
             unit = "instructions (emulated)" if f["emulated"] else "cycles"
             rows.append(("latency (median)",
                          f"{f['cycles']['median']:,.0f} {unit}, ~{f['us']['median']:,.0f} us"
@@ -153,9 +161,9 @@ def run_demo(
         "variants": [
             {"name": "float", "bytes": m["float_bytes"], "accuracy": m["float_accuracy"],
              "sparsity": 0.0},
-            {"name": "int8 (QAT)", "bytes": dense.metrics["tflite_bytes"],
+            {"name": "int8 QAT", "bytes": dense.metrics["tflite_bytes"],
              "accuracy": dense.metrics["int8_accuracy"], "sparsity": dense.metrics["sparsity"]},
-            {"name": f"int8 pruned {sparsity:.0%} (PQAT)", "bytes": m["tflite_bytes"],
+            {"name": f"int8 pruned {sparsity:.0%}", "bytes": m["tflite_bytes"],
              "accuracy": m["int8_accuracy"], "sparsity": m["sparsity"]},
         ],
     }
