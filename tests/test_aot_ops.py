@@ -941,6 +941,17 @@ def test_dynamic_batch_space_to_batch_is_refused(tmp_path):
     assert not (tmp_path / "dyn" / "tfle_model.c").exists()
 
 
+def test_fused_tanh_activation_is_refused_naming_the_op(templates, tmp_path):
+    base = templates["ADD"]
+    _, _, (_, b), _ = first_op(base)
+    data = reshaped(base, {}, options={"fusedActivationFunction": 4})  # TANH
+    data = constant_input(data, b.index, np.zeros(b.shape, np.int8))
+    with pytest.raises(UnsupportedOpError, match=r"\(ADD\): a fused TANH activation") as err:
+        aot.compile_aot(data, tmp_path / "tanh")
+    assert err.value.op == "ADD"
+    assert not (tmp_path / "tanh").exists()
+
+
 def test_logistic_with_foreign_output_quantization_is_refused(unary_models, tmp_path):
     data = unary_models["LOGISTIC"]
     _, _, _, y = first_op(data)

@@ -139,6 +139,8 @@ def _quantize(value: float, t: Tensor) -> int:
 
 def activation_bounds(activation: str | None, out: Tensor) -> tuple[int, int]:
     """CalculateActivationRangeQuantized for an int8 output (aot.activation_range's rule)."""
+    if (activation or "NONE") not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+        raise ValueError(f"a fused {activation} activation (TFLM clamps only NONE/RELU*)")
     view = SimpleNamespace(dtype=np.dtype(np.int8), scale=float(_scale(out)), zero_point=_zp(out))
     return activation_range(activation, view)
 
@@ -690,20 +692,13 @@ def _reduce_shape_of(ctx: EmitContext) -> dict:
 def _emit_mean(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     _int8(ctx, x, y)
+    # no axes: TFLM requantizes each element (a sum over one), which the kernel does too
     shape = _reduce_shape_of(ctx)
-    if shape["n_reduced"] == 0:  # TFLM copies the input unchanged (ReduceIsCopy)
-        return _copy(ctx, x, y)
     s = _struct(ctx, "rshape", "tfle_reduce_shape", shape)
     p = _struct(
         ctx, "mean", "tfle_mean_params", mean_params(x.tensor, y.tensor, shape["num_reduced"])
     )
     return f"tfle_mean_s8(&{p}, &{s}, {x.expr}, {y.expr});"
-
-
-def _copy(ctx: EmitContext, x: Any, y: Any) -> str:
-    ctx.require_header(HEADER)
-    sizes = ctx.const_array("copy", np.array([x.nbytes], dtype=np.int32))
-    return _concat_call([x.expr], sizes, 1, y.expr)
 
 
 @register_op("REDUCE_MAX")
