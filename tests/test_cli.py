@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import run
 
 COMMANDS = ["convert", "inspect", "render", "build", "flash", "run", "monitor", "validate",

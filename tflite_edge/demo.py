@@ -7,9 +7,10 @@ board -> latency over serial -> every test sample validated on the board -> repo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
