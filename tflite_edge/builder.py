@@ -275,9 +275,10 @@ def _budget_message(
     project: Path, b: Board, table: list[dict[str, Any]], weight: int | None, arena: int | None
 ) -> str:
     over = " and ".join(r["memory"] for r in table if not r["fits"])
+    what = _rendered_model(project)
     lines = [
-        f"the firmware built in {project} does not fit {b.name} ({b.description}): "
-        f"it needs more {over} than the board has (bytes):"
+        f"{f'model {what}' if what else f'the firmware in {project}'} does not fit {b.name} "
+        f"({b.description}): it needs more {over} than the board has (bytes):"
     ]
     lines += _format_table(table, weight, arena)
     lines.append(
@@ -313,6 +314,13 @@ def _rendered_board(project: Path) -> str:
             f"cannot tell which board {project} is for ({manifest} is missing or unreadable: "
             f"{err}); pass the board (tflite-edge build DIR --board BOARD)"
         ) from err
+
+
+def _rendered_model(project: Path) -> str | None:
+    try:
+        return str(json.loads((project / MANIFEST).read_text())["model"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _require_tools(b: Board, tools: list[str]) -> None:

@@ -1,0 +1,252 @@
+"""`tflite-edge boards | build | flash | run`: the boards, and a model built, flashed and run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import print_json, show_progress
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+        return value
+
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `boards`, `build`, `flash` and `run` sub-commands."""
+    from ..boards import DEFAULT_BOARD
+    from ..flasher import DEFAULT_TIMEOUT
+
+    p = subparsers.add_parser(
+        "boards",
+        help="list the boards: CPU, clock, flash/RAM budget, toolchain present",
+        description="List every board tflite-edge knows (tflite_edge/boards/*.toml) with its "
+        "CPU, nominal clock, flash and RAM budget, and whether its toolchain is installed.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_boards)
+
+    p = subparsers.add_parser(
+        "build",
+        help="compile and link a rendered project; check it fits the board",
+        description="Build a project written by `tflite-edge render` with the board's "
+        "toolchain and check the image against the board's flash and RAM budget.",
+    )
+    p.add_argument("project", type=Path, metavar="DIR", help="the rendered project directory")
+    p.add_argument("--board", help="the board (default: the one the project was rendered for)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_build)
+
+    board_help = f"board name (default {DEFAULT_BOARD}; see `tflite-edge boards`)"
+    timeout_help = f"seconds the board may stay silent (default {DEFAULT_TIMEOUT:g})"
+
+    p = subparsers.add_parser(
+        "flash",
+        help="render, build, flash a model and read its latency over serial",
+        description="Render the firmware for a board, build it, flash it (QEMU, the host, or "
+        "a physical board on --port) and read the timed runs back over serial: a latency "
+        "table, or with --json the measurements as one JSON document.",
+    )
+    p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
+    p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
+    p.add_argument("--runtime", choices=("aot", "tflm"), default="aot",
+                   help="firmware runtime (default aot)")
+    p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
+    p.add_argument("--runs", type=_positive(int), default=10, help="timed runs (default 10)")
+    p.add_argument("--no-profile", action="store_true", help="no per-layer cycle counts")
+    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
+    p.add_argument("--out", type=Path, help="keep the project and its build in this directory")
+    p.add_argument("--log", type=Path, help="append every serial record to this JSONL file")
+    p.add_argument("--results", type=Path, help="also write the JSON document to this file")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_flash)
+
+    p = subparsers.add_parser(
+        "run",
+        help="run input tensors on a board, save its raw outputs",
+        description="Flash the model, send each input tensor (first axis of a .npy array, "
+        "in the model's input dtype) to the board over serial, and save the raw outputs it "
+        "sends back, in order, as a .npy array.",
+    )
+    p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
+    p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
+    p.add_argument("--input", type=Path, required=True, help=".npy array of input tensors")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
+    p.add_argument("--runtime", choices=("aot", "tflm"), default="aot",
+                   help="firmware runtime (default aot)")
+    p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
+    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _boards(args: argparse.Namespace) -> int:
+    from ..boards import boards
+
+    rows = []
+    for b in boards().values():
+        rows.append({
+            "name": b.name,
+            "cpu": b.cpu,
+            "clock_hz": b.clock_hz,
+            "flash_bytes": b.flash_bytes,
+            "ram_bytes": b.ram_bytes,
+            "family": b.family,
+            "emulated": b.emulated,
+            "toolchain": b.toolchain,
+            "toolchain_present": b.toolchain_present(),
+            "cycles_unit": b.cycles_unit,
+            "description": b.description,
+            "install_hint": b.install_hint,
+        })
+    if args.json:
+        print_json(rows)
+        return 0
+    head = ("board", "cpu", "clock", "flash", "RAM", "toolchain", "present")
+    table = [head] + [
+        (
+            r["name"],
+            r["cpu"],
+            f"{r['clock_hz'] / 1e6:g} MHz" if r["clock_hz"] else "-",
+            _kib(r["flash_bytes"]),
+            _kib(r["ram_bytes"]),
+            r["toolchain"],
+            "yes" if r["toolchain_present"] else "no",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[k]) for row in table) for k in range(len(head))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    missing = [r for r in rows if not r["toolchain_present"]]
+    for r in missing:
+        print(f"{r['name']}: {r['install_hint']}")
+    return 0
+
+
+def _kib(n: int) -> str:
+    if not n:
+        return "no budget"
+    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n // 1024} KiB"
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ..builder import build
+
+    result = build(args.project, args.board)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+def _echo(args: argparse.Namespace) -> Any:
+    if not show_progress(args):
+        return None
+
+    def echo(record: Any) -> None:  # the serial lines live, for a person at a terminal
+        print(record.raw, file=sys.stderr, flush=True)
+
+    return echo
+
+
+def _flash(args: argparse.Namespace) -> int:
+    from ..flasher import flash
+
+    result = flash(
+        args.model,
+        board=args.board,
+        runtime=args.runtime,
+        port=args.port,
+        runs=args.runs,
+        profile=not args.no_profile,
+        out_dir=args.out,
+        timeout=args.timeout,
+        jsonl=args.log,
+        on_record=_echo(args),
+    )
+    if args.results:
+        result.save(args.results)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..errors import DataError
+    from ..flasher import run
+
+    folder = args.output.parent if str(args.output.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {args.output}: folder {folder} does not exist")
+    try:
+        inputs = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read inputs from {args.input}: {err}; pass a .npy file "
+                        "(numpy.save) of input tensors") from err
+    bar = callback = None
+    if show_progress(args):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(inputs), unit="input", desc=f"running on {args.board}")
+
+        def callback(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        outputs = run(args.model, inputs, board=args.board, runtime=args.runtime,
+                      port=args.port, timeout=args.timeout, progress=callback)
+    finally:
+        if bar is not None:
+            bar.close()
+    _save_npy(args.output, outputs)
+    doc = {
+        "board": args.board,
+        "runtime": args.runtime,
+        "inputs": int(len(outputs)),
+        "output": str(args.output),
+        "shape": list(outputs.shape),
+        "dtype": str(outputs.dtype),
+    }
+    if args.json:
+        print_json(doc)
+    else:
+        print(f"ran {len(outputs)} inputs on {args.board} ({args.runtime}); saved outputs "
+              f"{tuple(outputs.shape)} {outputs.dtype} to {args.output}")
+    return 0
+
+
+def _save_npy(path: Path, array: Any) -> None:
+    """np.save, atomically: a failure leaves no half-written file behind."""
+    import numpy as np
+
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
