@@ -578,8 +578,15 @@ def _quietly(fn):
 
 def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
     tf = _tf()
-    # Works for tf_keras and Keras 3 models alike (Keras 3 goes through an export).
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if _is_tf_keras(model):
+        # A fixed batch of 1, as on the board: with a dynamic batch the converter writes
+        # placeholder shapes for some lowerings (a dilated Conv1D becomes SPACE_TO_BATCH_ND ...
+        # BATCH_TO_SPACE_ND) that only an interpreter resolves at run time.
+        spec = tf.TensorSpec([1, *_model_input_shape(model)], tf.float32)
+        fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+    else:  # Keras 3 goes through its own export
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if representative is not None:
 
         def samples():
