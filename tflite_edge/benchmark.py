@@ -858,7 +858,7 @@ def _aot_variant(run: _Run, model: Model, key: str, mode: str, sparse: bool) -> 
         shutil.rmtree(where)
     aot = compile_aot(model, where / "model", sparse=sparse)
     sizes = object_sizes(where / "model", COMPRESSION_BOARD)
-    flashed = _flash(run, model, COMPRESSION_BOARD, where / "board", sparse=sparse)
+    flashed = _flash_staged(run, model, COMPRESSION_BOARD, where / "board", sparse=sparse)
     return {
         "sparse_layers": len(aot.sparse_layers),
         "ram_bytes": aot.ram_bytes,
@@ -876,7 +876,7 @@ def _pipeline(run: _Run, model_path: Path, train_s: float, convert_s: float) -> 
     """Wall time of each stage from the Keras model to a flashed, measured image."""
     run.tick(f"pipeline: render, build, flash on {PIPELINE_BOARD}")
     model = load_model(model_path)
-    flashed = _flash(run, model, PIPELINE_BOARD, run.work / "pipeline", sparse=None)
+    flashed = _flash_staged(run, model, PIPELINE_BOARD, run.work / "pipeline", sparse=None)
     stages = [
         {"stage": "train", "what": f"float digits CNN, {run.plan.train_epochs} epochs",
          "seconds": train_s},
@@ -934,7 +934,7 @@ def _emulated_row(run: _Run, board: str, name: str, path: Path, *, source: str) 
     macs = count_macs(model)
     aot = compile_aot(model, where / "model", sparse="auto")
     sizes = object_sizes(where / "model", board)
-    flashed = _flash(run, model, board, where / "board", sparse=None)
+    flashed = _flash(run, model, board, where / "board")
     tflm = _tflm_facts(run, model)
     instr = flashed["instructions"]["median"]
     arena = tflm["arena"]
@@ -1278,119 +1278,77 @@ def _instructions(values: list[int]) -> dict[str, Any]:
     }
 
 
-def _flash(run: _Run, model: Model, board: str, where: Path, *, sparse: bool | None):
-    """Render, build and flash `model` on `board`; instructions and image sizes, stage times.
-
-    sparse=None keeps compile_aot's own choice ("auto"); True/False recompiles the model C of
-    the rendered project dense or sparse before the build.
-    """
-    from .aot import compile_aot
-    from .project import render
-
-    if where.exists():
-        shutil.rmtree(where)
-    t0 = time.perf_counter()
-    project = where / "project"
-    render(
-        model,
-        board=board,
-        runtime="aot",
-        out_dir=project,
-        runs=run.plan.emulated_runs,
-        profile=False,
-    )
-    if sparse is not None:
-        compile_aot(model, project, sparse=sparse, name=model.name)
-    t1 = time.perf_counter()
-    image = _build_fallback(project, board)
-    t2 = time.perf_counter()
-    records = _qemu_fallback(image, board)
-    t3 = time.perf_counter()
-    runs = [r for r in records if r.kind == "run"]
-    outs = [r for r in records if r.kind == "out"]
-    if not runs or not outs:
-        raise TFLiteEdgeError(f"{board} printed no run/out records for {model.name}")
-    sizes = _image_sizes(image)
+def _flashed(result: Any) -> dict[str, Any]:
+    """What the tables take from a flasher.FlashResult: instructions and image sizes."""
+    doc = result.to_dict()
+    if not doc["cycles_all"] or not doc["output_crc32"]:
+        raise TFLiteEdgeError(
+            f"{doc['board']} reported no timed run or no output CRC for {doc['model']}; "
+            "flash it by hand (tflite-edge flash) to see what it printed"
+        )
     return {
-        "instructions": _instructions([r["cycles"] for r in runs]),
-        "output_crc32": outs[0]["crc32"],
-        "image_flash_bytes": sizes["flash"],
-        "image_ram_bytes": sizes["ram"],
-        "stages": [
-            {
-                "stage": "render",
-                "what": "render(): AOT C, known input, Makefile",
-                "seconds": t1 - t0,
-            },
-            {"stage": "build", "what": "make: arm-none-eabi-gcc -O2, link", "seconds": t2 - t1},
-            {
-                "stage": "flash + measure",
-                "what": f"QEMU {board}: boot, {len(runs)} timed runs read over serial",
-                "seconds": t3 - t2,
-            },
-        ],
+        "instructions": _instructions([int(c) for c in doc["cycles_all"]]),
+        "output_crc32": doc["output_crc32"],
+        "image_flash_bytes": doc["image_flash_bytes"],
+        "image_ram_bytes": doc["image_ram_bytes"],
     }
 
 
-def _build_fallback(project: Path, board: str) -> Path:
-    proc = subprocess.run(
-        ["make", "-C", str(project), "TFLE_UNBOUNDED=1"], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise ToolchainError(f"make failed in {project}:\n{proc.stderr[-3000:]}", tool="make")
-    return project / "build" / "firmware.elf"
+def _flash(run: _Run, model: Model, board: str, where: Path) -> dict[str, Any]:
+    """flash() the model on the board as the user would: render, build, boot, read serial."""
+    from .flasher import flash
+
+    if where.exists():
+        shutil.rmtree(where)
+    result = flash(
+        model, board=board, runtime="aot", runs=run.plan.emulated_runs, profile=False,
+        out_dir=where,
+    )  # fmt: skip
+    return _flashed(result)
 
 
-def _qemu_fallback(image: Path, board: str) -> list:
+def _flash_staged(
+    run: _Run, model: Model, board: str, where: Path, *, sparse: bool | None
+) -> dict[str, Any]:
+    """The stages of flash() one by one, timed: render, build, boot and read over serial.
+
+    sparse=True/False recompiles the rendered project's model C dense or sparse before the
+    build (flash() always takes compile_aot's "auto" choice). Booting a built image goes
+    through the flasher's own QEMU link and Device, which it does not export as a function.
+    """
+    from .aot import compile_aot
     from .boards import get_board
-    from .protocol import parse_line
+    from .builder import build
+    from .flasher import DEFAULT_TIMEOUT, Device, _Qemu, _Workdir
+    from .project import render
 
     b = get_board(board)
-    cmd = [
-        "qemu-system-arm",
-        "-M",
-        b.qemu_machine,
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-        "-monitor",
-        "none",
-        "-icount",
-        "shift=6,align=off,sleep=off",
-        "-kernel",
-        str(image),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    records = []
+    if where.exists():
+        shutil.rmtree(where)
+    t0 = time.perf_counter()
+    render(model, board=b, runtime="aot", out_dir=where, runs=run.plan.emulated_runs,
+           profile=False, name=model.name)  # fmt: skip
+    if sparse is not None:
+        compile_aot(model, where, sparse=sparse, name=model.name)
+    t1 = time.perf_counter()
+    built = build(where, b)
+    t2 = time.perf_counter()
+    device = Device(model, b, "aot", _Qemu(b, built.image), _Workdir(where), DEFAULT_TIMEOUT,
+                    None, built, where)  # fmt: skip
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            rec = parse_line(line)
-            if rec is None:
-                continue
-            records.append(rec)
-            if rec.kind in ("done", "ready"):
-                break
+        result = device.boot()
     finally:
-        proc.kill()
-        proc.wait()
-    return records
-
-
-def _image_sizes(image: Path) -> dict[str, int]:
-    proc = subprocess.run(["arm-none-eabi-size", "-A", str(image)], capture_output=True, text=True)
-    flash = ram = 0
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) < 3 or not parts[1].isdigit():
-            continue
-        name, n = parts[0], int(parts[1])
-        if name.startswith((".text", ".rodata", ".isr_vector", ".vectors", ".ARM")):
-            flash += n
-        elif name.startswith(".data"):
-            flash += n
-            ram += n
-        elif name.startswith((".bss", ".stack", ".heap")):
-            ram += n
-    return {"flash": flash, "ram": ram}
+        device.close()
+    t3 = time.perf_counter()
+    flashed = _flashed(result)
+    flashed["stages"] = [
+        {"stage": "render", "what": "render(): AOT C, known input, Makefile",
+         "seconds": t1 - t0},
+        {"stage": "build", "what": "build(): make with arm-none-eabi-gcc -O2, link, budget check",
+         "seconds": t2 - t1},
+        {"stage": "flash + measure",
+         "what": f"QEMU {board} booted, {flashed['instructions']['runs']} timed runs read over "
+                 "serial (pty)",
+         "seconds": t3 - t2},
+    ]  # fmt: skip
+    return flashed
