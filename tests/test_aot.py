@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from opmodels import (
     convert_keras,
     keras,
@@ -22,7 +23,6 @@ from opmodels import (
     single_layer_model,
     sparsify,
 )
-
 from tflite_edge import UnsupportedOpError
 from tflite_edge.aot import (
     EMITTERS,
@@ -476,3 +476,71 @@ def test_converted_digits_models(digits_int8, digits_sparse, tmp_path):
     flash_dense = flash_bytes(arm_objects(tmp_path / "forced", "cortex-m4"))
     assert flash_sparse < flash_dense
     assert sparse.weight_bytes < forced_dense.weight_bytes
+
+
+# --------------------------------------------------------------------------- on the emulated board
+
+
+def run_on_qemu(tflite: bytes, board: str, xs: np.ndarray, work: Path, timeout: float = 60.0):
+    """Build the AOT firmware for a QEMU board, answer `in` commands; outputs as int8 arrays.
+
+    Goes through the product's path (render() -> make -> make run), so the kernels run as
+    compiled for the board's CPU (the DSP dot product on Cortex-M4). The emulator's process
+    group is always stopped afterwards.
+    """
+    import os
+    import queue
+    import signal
+    import threading
+
+    from tflite_edge import render
+
+    render(tflite, out_dir=work, board=board, runs=1, name="qemu_check")
+    build = subprocess.run(["make", "-s", "-C", str(work)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    proc = subprocess.Popen(
+        ["make", "-s", "-C", str(work), "run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # qemu is make's child: stop the whole group at the end
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(s) for s in proc.stdout], daemon=True).start()
+    results: list[np.ndarray] = []
+    try:
+        while len(results) < len(xs):
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"{board} went silent after {len(results)} results") from None
+            if "TFLE 1 ready" in line:
+                for x in xs:
+                    data = np.ascontiguousarray(x, np.int8).tobytes()
+                    proc.stdin.write(f"TFLE 1 in n={len(data)} hex={data.hex()}\n")
+                proc.stdin.flush()
+            m = re.search(r"TFLE 1 result .*hex=([0-9a-f]*)", line)
+            if m:
+                results.append(np.frombuffer(bytes.fromhex(m.group(1)), np.int8))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    return np.stack(results)
+
+
+def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
+    """The Cortex-M4 build (SMLAD dot products, odd lengths) on the emulated board."""
+    L = keras().layers
+    odd = randomize(
+        single_layer_model(
+            [L.Conv2D(5, (3, 2), padding="same"), L.Conv2D(7, 1), L.Flatten(), L.Dense(9)],
+            (7, 9, 3),
+        ),
+        seed=5,
+    )
+    for name, tfl in (("odd", convert_keras(odd)), ("sparse_cnn", sparse_cnn[1])):
+        ref = Reference(tfl)
+        xs = random_inputs(ref, 8, seed=3)
+        got = run_on_qemu(tfl, "qemu-m4", xs, tmp_path / name)
+        want = ref.run(xs).reshape(len(xs), -1)
+        assert np.array_equal(got, want), name

@@ -1024,14 +1024,24 @@ def _require_int8(ctx: EmitContext, *views: TensorView | None) -> None:
             ctx.unsupported(f"tensor {v.name!r} without quantization parameters")
 
 
-def _bias(ctx: EmitContext, bias: TensorView | None, channels: int) -> str:
-    if bias is None:
-        return "0"
-    if bias.dtype != np.int32 or not bias.is_constant:
-        ctx.unsupported(f"a bias of type {bias.dtype} (expected a constant int32 bias)")
-    if bias.size != channels:
-        ctx.unsupported(f"a bias of {bias.size} values for {channels} output channels")
-    return bias.expr
+def _folded_bias(ctx: EmitContext, bias: TensorView | None, x: TensorView, rows: np.ndarray) -> str:
+    """The C name of bias + input_offset * (sum of each output channel's weights).
+
+    TFLM accumulates sum(w * (x + input_offset)) + bias; folding the offset term in at
+    compile time leaves sum(w * x) for the kernels' inner loops, and stays exact in int32
+    (two's complement, as the kernels add it). rows: (channels, taps) weights.
+    """
+    channels = rows.shape[0]
+    b = np.zeros(channels, dtype=np.int64)
+    if bias is not None:
+        if bias.dtype != np.int32 or not bias.is_constant:
+            ctx.unsupported(f"a bias of type {bias.dtype} (expected a constant int32 bias)")
+        if bias.size != channels:
+            ctx.unsupported(f"a bias of {bias.size} values for {channels} output channels")
+        b = np.asarray(bias.data, dtype=np.int64).ravel()
+    folded = b + (-x.zero_point) * rows.astype(np.int64).sum(axis=1)
+    wrapped = ((folded + 2**31) % 2**32 - 2**31).astype(np.int32)
+    return ctx.const_array("bias", wrapped)
 
 
 def _multipliers(ctx: EmitContext, x: TensorView, w: TensorView, y: TensorView, channels: int):
@@ -1077,8 +1087,9 @@ def _conv2d(ctx: EmitContext) -> str:
     pw = conv_padding(o.get("padding", "VALID"), iw, kw, sw, dw, ow)
     amin, amax = activation_range(o.get("fusedActivationFunction"), y)
     mult, shift, per_channel = _multipliers(ctx, x, w, y, oc)
-    bias = _bias(ctx, b, oc)
-    sparse = _maybe_sparse(ctx, np.asarray(w.data).reshape(oc, -1))
+    rows = np.asarray(w.data).reshape(oc, -1)
+    bias = _folded_bias(ctx, b, x, rows)
+    sparse = _maybe_sparse(ctx, rows)
     params = ctx.const_struct(
         "params",
         "tfle_conv_params",
@@ -1120,9 +1131,10 @@ def _depthwise(ctx: EmitContext) -> str:
     pw = conv_padding(o.get("padding", "VALID"), iw, kw, sw, dw, ow)
     amin, amax = activation_range(o.get("fusedActivationFunction"), y)
     mult, shift, per_channel = _multipliers(ctx, x, w, y, oc)
-    bias = _bias(ctx, b, oc)
     # rows = output channels over the (ky, kx) positions
-    sparse = _maybe_sparse(ctx, np.asarray(w.data).reshape(kh * kw, oc).T)
+    rows = np.asarray(w.data).reshape(kh * kw, oc).T
+    bias = _folded_bias(ctx, b, x, rows)
+    sparse = _maybe_sparse(ctx, rows)
     params = ctx.const_struct(
         "params",
         "tfle_conv_params",
@@ -1158,10 +1170,11 @@ def _fully_connected(ctx: EmitContext) -> str:
         ctx.unsupported(f"weights {w.shape} for input {x.shape} and output {y.shape}")
     batches = x.size // in_depth
     amin, amax = activation_range(ctx.options.get("fusedActivationFunction"), y)
+    if w.zero_point != 0:
+        ctx.unsupported(f"weights with zero point {w.zero_point} (TFLM's int8 weights use 0)")
     mult, shift, per_channel = _multipliers(ctx, x, w, y, out_depth)
-    bias = _bias(ctx, b, out_depth)
-    # a zero weight adds nothing only when the weights' zero point is 0 (always, for int8)
-    sparse = _maybe_sparse(ctx, np.asarray(w.data)) if w.zero_point == 0 else None
+    bias = _folded_bias(ctx, b, x, np.asarray(w.data))
+    sparse = _maybe_sparse(ctx, np.asarray(w.data))
     params = ctx.const_struct(
         "params",
         "tfle_fc_params",

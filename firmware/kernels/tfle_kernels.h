@@ -6,6 +6,13 @@
  * connected). Requantization multipliers/shifts are per output channel when per_channel is 1,
  * else one value applies to every channel. Called from the code that tflite_edge.aot
  * generates; parameter blocks are `static const` (flash).
+ *
+ * `bias` is the folded bias of each output channel: the model's bias plus input_offset times
+ * the sum of the channel's weights, computed at compile time. TFLM accumulates
+ * sum(w * (x + input_offset)) + bias over the taps inside the image; with the folded bias the
+ * kernels accumulate sum(w * x) where every tap is inside, and at the borders give each tap
+ * that falls in the padding the value -input_offset, which cancels its share of the fold.
+ * The int32 results are the same as TFLM's.
  */
 #ifndef TFLE_KERNELS_H
 #define TFLE_KERNELS_H
@@ -58,7 +65,7 @@ void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *in
 /* FULLY_CONNECTED. */
 typedef struct {
   int32_t batches, in_depth, out_depth;
-  int32_t input_offset, filter_offset, output_offset;
+  int32_t input_offset, filter_offset, output_offset; /* filter_offset: always 0 (int8) */
   int32_t act_min, act_max;
   int32_t per_channel;
 } tfle_fc_params;

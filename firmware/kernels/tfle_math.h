@@ -11,6 +11,16 @@
 #define TFLE_MATH_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* Cortex-M4/M7/M33/M55 have the DSP extension's dual 16-bit multiply-accumulate (SMLAD);
+ * the dot product below uses it there, and plain C elsewhere (Cortex-M3, hosts). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__ARM_FEATURE_UNALIGNED)
+#include <arm_acle.h>
+#define TFLE_HAVE_SMLAD 1
+#else
+#define TFLE_HAVE_SMLAD 0
+#endif
 
 #ifndef TFLE_SINGLE_ROUNDING
 #define TFLE_SINGLE_ROUNDING 0
@@ -35,6 +45,29 @@ static inline int32_t tfle_wrap_sub(int32_t a, int32_t b) {
 
 static inline int32_t tfle_wrap_shl(int32_t x, int shift) {
   return (int32_t)((uint32_t)x << shift);
+}
+
+/* sum(a[i] * b[i]) over n int8 pairs, in int32 (exact: the sums wrap like TFLM's). */
+static inline int32_t tfle_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
+  int32_t acc = 0;
+  int32_t i = 0;
+#if TFLE_HAVE_SMLAD
+  for (; i + 4 <= n; i += 4) {
+    uint32_t x, y;
+    memcpy(&x, a + i, 4);
+    memcpy(&y, b + i, 4);
+    /* bytes 0 and 2, then bytes 1 and 3, as pairs of signed halfwords */
+    acc = __smlad(__sxtb16(x), __sxtb16(y), acc);
+    acc = __smlad(__sxtb16(x >> 8), __sxtb16(y >> 8), acc);
+  }
+#else
+  for (; i + 4 <= n; i += 4) {
+    acc += (int32_t)a[i] * b[i] + (int32_t)a[i + 1] * b[i + 1] + (int32_t)a[i + 2] * b[i + 2] +
+           (int32_t)a[i + 3] * b[i + 3];
+  }
+#endif
+  for (; i < n; i++) acc += (int32_t)a[i] * b[i];
+  return acc;
 }
 
 /* Number of leading zero bits; 32 for 0 (TFLM's CountLeadingZeros). */
