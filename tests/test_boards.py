@@ -11,11 +11,10 @@ from fractions import Fraction
 import pytest
 import serial
 
+from conftest import ROOT, run
 from tflite_edge.boards import _load, boards, get_board
 from tflite_edge.errors import BoardError
 from tflite_edge.resources import boards_dir, firmware_dir
-
-from conftest import ROOT, run
 
 QEMU_BOARDS = [name for name, b in boards().items() if b.family == "qemu"]
 CLI = [str(ROOT / ".venv" / "bin" / "tflite-edge")]
@@ -26,12 +25,18 @@ def _make_vars(board: str) -> dict[str, str]:
     fw = firmware_dir()
     names = ["BOARD_CPU_FLAGS", "BOARD_DEFS", "QEMU_MACHINE", "TFLE_ICOUNT_SHIFT", "IMAGE"]
     script = "\n".join(
-        [f"TFLE_FIRMWARE := {fw}", f"BOARD_DIR := {fw}/boards/{board}", "BUILD := build",
-         f"include {fw}/boards/{board}/board.mk", "all:"]
+        [
+            f"TFLE_FIRMWARE := {fw}",
+            f"BOARD_DIR := {fw}/boards/{board}",
+            "BUILD := build",
+            f"include {fw}/boards/{board}/board.mk",
+            "all:",
+        ]
         + [f"\t@echo '{n}=$({n})'" for n in names]
     )
-    out = subprocess.run(["make", "-s", "-f", "-"], input=script, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-s", "-f", "-"], input=script, capture_output=True, text=True, check=True
+    ).stdout
     return dict(line.split("=", 1) for line in out.splitlines())
 
 
@@ -48,13 +53,24 @@ def _linker_sizes(board: str) -> dict[str, int]:
 
 
 def test_every_board_file_loads_with_the_issue_boards():
-    assert set(boards()) == {"qemu-m4", "qemu-m7", "qemu-m55", "qemu-m3", "host", "esp32",
-                             "esp32s3"}
+    assert set(boards()) == {
+        "qemu-m4",
+        "qemu-m7",
+        "qemu-m55",
+        "qemu-m3",
+        "host",
+        "esp32",
+        "esp32s3",
+    }
     assert get_board("qemu-m3").flash_bytes == 256 * 1024
     assert get_board("qemu-m3").ram_bytes == 64 * 1024
     machines = {n: get_board(n).qemu_machine for n in QEMU_BOARDS}
-    assert machines == {"qemu-m4": "mps2-an386", "qemu-m7": "mps2-an500",
-                        "qemu-m55": "mps3-an547", "qemu-m3": "lm3s6965evb"}
+    assert machines == {
+        "qemu-m4": "mps2-an386",
+        "qemu-m7": "mps2-an500",
+        "qemu-m55": "mps3-an547",
+        "qemu-m3": "lm3s6965evb",
+    }
 
 
 def test_unknown_board_is_rejected_with_the_known_ones():
@@ -77,8 +93,11 @@ def test_bad_board_file_is_rejected_with_the_reason(tmp_path, patch, message):
     text = (boards_dir() / "qemu-m4.toml").read_text()
     for key, value in patch.items():
         line = f"{key} = {json.dumps(value)}"
-        text = re.sub(rf"^{key} = .*$", line, text, flags=re.M) if key + " =" in text \
+        text = (
+            re.sub(rf"^{key} = .*$", line, text, flags=re.M)
+            if key + " =" in text
             else text + line + "\n"
+        )
     bad = tmp_path / "qemu-m4.toml"
     bad.write_text(text)
     with pytest.raises(BoardError, match=re.escape(message)):

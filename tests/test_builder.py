@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
 
+from conftest import ROOT, run
 from tflite_edge.boards import get_board
 from tflite_edge.builder import BuildResult, build, elf_sections
 from tflite_edge.errors import BoardError, BudgetError, TFLiteEdgeError, ToolchainError
@@ -35,16 +35,18 @@ def _size_a(image: Path, tool: str = "arm-none-eabi-size") -> dict[str, int]:
 def kws_m4(tmp_path_factory, models_dir):
     """The keyword-spotting model rendered and built for qemu-m4."""
     project = tmp_path_factory.mktemp("kws-m4") / "project"
-    rendered = render(models_dir / "kws_ref_model.tflite", board="qemu-m4", runtime="aot",
-                      out_dir=project, runs=2)
+    rendered = render(
+        models_dir / "kws_ref_model.tflite", board="qemu-m4", runtime="aot", out_dir=project, runs=2
+    )
     return rendered, build(project)
 
 
 @pytest.fixture(scope="module")
 def ad01_m3(tmp_path_factory, models_dir):
     project = tmp_path_factory.mktemp("ad01-m3") / "project"
-    rendered = render(models_dir / "ad01_int8.tflite", board="qemu-m3", runtime="aot",
-                      out_dir=project, runs=2)
+    rendered = render(
+        models_dir / "ad01_int8.tflite", board="qemu-m3", runtime="aot", out_dir=project, runs=2
+    )
     return rendered, project
 
 
@@ -138,8 +140,9 @@ def test_build_cli_json(kws_m4):
 
 def test_host_build_has_no_budget(tmp_path, models_dir):
     project = tmp_path / "project"
-    render(models_dir / "hello_world_int8.tflite", board="host", runtime="aot", out_dir=project,
-           runs=1)
+    render(
+        models_dir / "hello_world_int8.tflite", board="host", runtime="aot", out_dir=project, runs=1
+    )
     built = build(project)
     assert built.image == project / "build" / "firmware"
     assert os.access(built.image, os.X_OK)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, run
 
+from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, run
 from tflite_edge.boards import get_board
 from tflite_edge.errors import (
     BoardError,
@@ -35,8 +35,19 @@ RUNS = 3
 INPUTS = 4
 AOT_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m55", "host"]
 # What the DESIGN.md JSON of `tflite-edge flash --json` promises.
-DESIGN_KEYS = {"board", "runtime", "model_sha256", "runs", "emulated", "cycles", "us",
-               "ram_bytes", "flash_bytes", "layers", "output_crc32"}
+DESIGN_KEYS = {
+    "board",
+    "runtime",
+    "model_sha256",
+    "runs",
+    "emulated",
+    "cycles",
+    "us",
+    "ram_bytes",
+    "flash_bytes",
+    "layers",
+    "output_crc32",
+}
 
 
 @dataclass
@@ -122,8 +133,7 @@ def _check_boot(boot: Boot, model_path: Path, board: str, runtime: str, referenc
     r = boot.result
     b = get_board(board)
     hello = r.session.hello
-    assert (hello["board"], hello["runtime"], hello["model"]) == (board, runtime,
-                                                                 model.sha256[:8])
+    assert (hello["board"], hello["runtime"], hello["model"]) == (board, runtime, model.sha256[:8])
     assert hello["in_bytes"] == model.input_tensors[0].nbytes
     assert hello["out_bytes"] == model.output_tensors[0].nbytes
     assert r.runs == RUNS and r.session.done == {"runs": RUNS}
@@ -221,8 +231,10 @@ def test_a_converted_model_runs_on_board(digits_int8, references, tmp_path, boar
 @pytest.mark.slow
 def test_make_flash_prints_the_latency_table_read_over_serial(boots, references):
     model = SHARED_MODELS / "kws_ref_model.tflite"
-    proc = run(["make", "-o", "install", "flash", "BOARD=qemu-m4", f"MODEL={model}",
-                f"RUNS={RUNS}"], cwd=ROOT)
+    proc = run(
+        ["make", "-o", "install", "flash", "BOARD=qemu-m4", f"MODEL={model}", f"RUNS={RUNS}"],
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert f"{RUNS} timed runs" in out
@@ -241,8 +253,23 @@ def test_make_flash_prints_the_latency_table_read_over_serial(boots, references)
 def test_flash_cli_json_results_and_log(tmp_path, references):
     model = SHARED_MODELS / "hello_world_int8.tflite"
     results, log = tmp_path / "flash.json", tmp_path / "serial.jsonl"
-    proc = run(CLI + ["flash", "--board", "host", "--model", str(model), "--runs", "2",
-                      "--json", "--results", str(results), "--log", str(log)])
+    proc = run(
+        CLI
+        + [
+            "flash",
+            "--board",
+            "host",
+            "--model",
+            str(model),
+            "--runs",
+            "2",
+            "--json",
+            "--results",
+            str(results),
+            "--log",
+            str(log),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert DESIGN_KEYS <= set(doc)
@@ -263,8 +290,20 @@ def test_run_cli_saves_the_boards_outputs(tmp_path, references):
     ref, _ = references(model)
     xs = _random_inputs(ref.model, n=3, seed=7)
     np.save(tmp_path / "in.npy", xs)
-    proc = run(CLI + ["run", "--board", "qemu-m4", "--model", str(model), "--input",
-                      str(tmp_path / "in.npy"), "-o", str(tmp_path / "out.npy")])
+    proc = run(
+        CLI
+        + [
+            "run",
+            "--board",
+            "qemu-m4",
+            "--model",
+            str(model),
+            "--input",
+            str(tmp_path / "in.npy"),
+            "-o",
+            str(tmp_path / "out.npy"),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     ys = np.load(tmp_path / "out.npy")
     assert ys.tobytes() == ref.run(xs).tobytes() and ys.shape == (3, 4)
@@ -296,8 +335,11 @@ def test_esp32_without_esp_idf_says_what_to_install(tmp_path, monkeypatch):
 
 def test_esp32_cli_without_esp_idf_exits_2_with_the_install_message(tmp_path):
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"}
-    proc = run(CLI + ["flash", "--board", "esp32", "--model",
-                      str(SHARED_MODELS / "hello_world_int8.tflite")], env=env)
+    proc = run(
+        CLI
+        + ["flash", "--board", "esp32", "--model", str(SHARED_MODELS / "hello_world_int8.tflite")],
+        env=env,
+    )
     assert proc.returncode == 2
     assert "idf.py" in proc.stderr and "install ESP-IDF" in proc.stderr
 
@@ -355,8 +397,13 @@ def test_interrupt_during_boot_stops_qemu(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        flash(SHARED_MODELS / "hello_world_int8.tflite", board="qemu-m4", runs=1,
-              out_dir=tmp_path / "project", on_record=interrupt)
+        flash(
+            SHARED_MODELS / "hello_world_int8.tflite",
+            board="qemu-m4",
+            runs=1,
+            out_dir=tmp_path / "project",
+            on_record=interrupt,
+        )
     assert _leftover_qemu() == []
     assert (tmp_path / "project" / "build" / "firmware.elf").is_file()  # out_dir is kept
 

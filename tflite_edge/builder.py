@@ -72,7 +72,9 @@ class BuildResult:
         }
 
 
-def build(project_dir: str | Path, board: str | Board | None = None, *, jobs: int = 2) -> BuildResult:
+def build(
+    project_dir: str | Path, board: str | Board | None = None, *, jobs: int = 2
+) -> BuildResult:
     """Compile and link a rendered project for `board`; BudgetError when it does not fit.
 
     `board` defaults to the one the project was rendered for (its tflite-edge.json).
@@ -121,7 +123,9 @@ def build(project_dir: str | Path, board: str | Board | None = None, *, jobs: in
     table = result.budget_table()
     if not all(row["fits"] for row in table):
         image.unlink()
-        raise BudgetError(_budget_message(project, b, table, weight, arena), board=b.name, table=table)
+        raise BudgetError(
+            _budget_message(project, b, table, weight, arena), board=b.name, table=table
+        )
     return result
 
 
@@ -159,10 +163,10 @@ def _elf_header(data: bytes, path: Path) -> tuple[str, bool, int, int, int, int]
     is64 = data[4] == 2
     end = "<" if data[5] == 1 else ">"
     if is64:
-        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
     else:
-        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        (shoff,) = struct.unpack_from(end + "I", data, 0x20)
         shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
     return end, is64, shoff, shentsize, shnum, shstrndx
 
@@ -175,8 +179,18 @@ def _raw_sections(data: bytes, path: Path) -> tuple[str, bool, list[dict[str, in
         name, typ, flags, addr, off, size, link, info, align, entsize = struct.unpack_from(
             fmt, data, shoff + k * shentsize
         )
-        raw.append({"name_off": name, "type": typ, "flags": flags, "addr": addr, "offset": off,
-                    "size": size, "link": link, "entsize": entsize})
+        raw.append(
+            {
+                "name_off": name,
+                "type": typ,
+                "flags": flags,
+                "addr": addr,
+                "offset": off,
+                "size": size,
+                "link": link,
+                "entsize": entsize,
+            }
+        )
     names = raw[shstrndx] if shstrndx < len(raw) else None
     for s in raw:
         s["name"] = _cstr(data, names["offset"] + s["name_off"]) if names else ""
@@ -184,7 +198,7 @@ def _raw_sections(data: bytes, path: Path) -> tuple[str, bool, list[dict[str, in
 
 
 def _cstr(data: bytes, at: int) -> str:
-    return data[at: data.index(b"\0", at)].decode("ascii", "replace")
+    return data[at : data.index(b"\0", at)].decode("ascii", "replace")
 
 
 def elf_sections(image: str | Path) -> list[dict[str, Any]]:
@@ -242,12 +256,14 @@ def _table(flash: int, ram: int, flash_budget: int, ram_budget: int) -> list[dic
     rows = []
     for memory, needed, budget in (("flash", flash, flash_budget), ("RAM", ram, ram_budget)):
         available = budget or None
-        rows.append({
-            "memory": memory,
-            "needed": needed,
-            "available": available,
-            "fits": available is None or needed <= available,
-        })
+        rows.append(
+            {
+                "memory": memory,
+                "needed": needed,
+                "available": available,
+                "fits": available is None or needed <= available,
+            }
+        )
     return rows
 
 
@@ -262,8 +278,7 @@ def _format_table(table: list[dict[str, Any]], weight: int | None, arena: int | 
             f"{'no budget' if avail is None else format(avail, ','):>11}  "
             f"{'-' if over is None else format(over, ','):>11}"
             + (
-                f"  (model {'weights' if row['memory'] == 'flash' else 'activations'} "
-                f"{part:,} B)"
+                f"  (model {'weights' if row['memory'] == 'flash' else 'activations'} {part:,} B)"
                 if part is not None
                 else ""
             )
@@ -361,9 +376,22 @@ def _build_esp_idf(project: Path, b: Board) -> BuildResult:
         raise ToolchainError(f"idf.py build wrote no .elf into {project / 'build'}", tool="idf.py")
     flash, ram, sections = image_usage(elves[0])
     weight, arena = _model_figures(project / "main")
-    result = BuildResult(project, b.name, elves[0], flash, ram, b.flash_bytes, b.ram_bytes,
-                         sections, weight, arena, log)
+    result = BuildResult(
+        project,
+        b.name,
+        elves[0],
+        flash,
+        ram,
+        b.flash_bytes,
+        b.ram_bytes,
+        sections,
+        weight,
+        arena,
+        log,
+    )
     table = result.budget_table()
     if not all(row["fits"] for row in table):
-        raise BudgetError(_budget_message(project, b, table, weight, arena), board=b.name, table=table)
+        raise BudgetError(
+            _budget_message(project, b, table, weight, arena), board=b.name, table=table
+        )
     return result

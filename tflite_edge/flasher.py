@@ -121,10 +121,15 @@ class FlashResult:
                 + (f" of {b.ram_budget:,}" if b.ram_budget else "")
             )
         lines.append(self.table())
-        lines.append(f"cycles are {self.cycles_unit}" + (
-            f"; us are an estimate at the board's nominal {self.clock_hz / 1e6:g} MHz, "
-            "one instruction per cycle" if self.emulated and self.clock_hz else ""
-        ))
+        lines.append(
+            f"cycles are {self.cycles_unit}"
+            + (
+                f"; us are an estimate at the board's nominal {self.clock_hz / 1e6:g} MHz, "
+                "one instruction per cycle"
+                if self.emulated and self.clock_hz
+                else ""
+            )
+        )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,8 +195,18 @@ def flash(
     `timeout` is how long the board may stay silent; `jsonl` receives every record as it
     arrives; `port` is the serial port of a physical board (esp32, esp32s3).
     """
-    with start(model, board=board, runtime=runtime, port=port, runs=runs, profile=profile,
-               out_dir=out_dir, timeout=timeout, jsonl=jsonl, on_record=on_record) as device:
+    with start(
+        model,
+        board=board,
+        runtime=runtime,
+        port=port,
+        runs=runs,
+        profile=profile,
+        out_dir=out_dir,
+        timeout=timeout,
+        jsonl=jsonl,
+        on_record=on_record,
+    ) as device:
         return device.result
 
 
@@ -214,8 +229,16 @@ def run(
     """
     m = load_model(model)
     xs = _samples(m, inputs)
-    with start(m, board=board, runtime=runtime, port=port, runs=1, profile=False,
-               out_dir=out_dir, timeout=timeout) as device:
+    with start(
+        m,
+        board=board,
+        runtime=runtime,
+        port=port,
+        runs=1,
+        profile=False,
+        out_dir=out_dir,
+        timeout=timeout,
+    ) as device:
         return device.infer(xs, progress=progress)
 
 
@@ -321,8 +344,12 @@ class Device:
 
         try:
             records = read_records(
-                self.port, until=finished, timeout=self.timeout, jsonl=self._jsonl,
-                on_record=take, on_garbled=session.garbled.append,
+                self.port,
+                until=finished,
+                timeout=self.timeout,
+                jsonl=self._jsonl,
+                on_record=take,
+                on_garbled=session.garbled.append,
             )
         except SerialError as err:
             raise SerialError(f"{err}{self._link.diagnosis()}", port=err.port) from err
@@ -387,8 +414,13 @@ class Device:
         outs = []
         for k, x in enumerate(xs):
             try:
-                record = send_input(self.port, x.tobytes(), timeout=self.timeout,
-                                    out_bytes=t_out.nbytes, jsonl=self._jsonl)
+                record = send_input(
+                    self.port,
+                    x.tobytes(),
+                    timeout=self.timeout,
+                    out_bytes=t_out.nbytes,
+                    jsonl=self._jsonl,
+                )
             except SerialError as err:
                 raise type(err)(f"{err}{self._link.diagnosis()}", port=err.port) from err
             if self.result is not None:
@@ -457,9 +489,22 @@ def _bring_up(
         model_path = work.path / f"{m.c_identifier()}.tflite"
         work.path.mkdir(parents=True, exist_ok=True)
         model_path.write_bytes(m.data)
-        cmd = [sys.executable, "-m", "tflite_edge.flasher", "tflm-board", str(model_path),
-               "--runs", str(runs), "--board", b.name]
-        return _PtyProcess(cmd, work.path / "tflm-board.log", what="the TFLM host board"), None, None
+        cmd = [
+            sys.executable,
+            "-m",
+            "tflite_edge.flasher",
+            "tflm-board",
+            str(model_path),
+            "--runs",
+            str(runs),
+            "--board",
+            b.name,
+        ]
+        return (
+            _PtyProcess(cmd, work.path / "tflm-board.log", what="the TFLM host board"),
+            None,
+            None,
+        )
     if b.family == "qemu":
         for tool in (b.toolchain, QEMU):
             if shutil.which(tool) is None:
@@ -470,8 +515,13 @@ def _bring_up(
     project = _render(m, b, runtime, runs, profile, work)
     built = build(project, b)
     if b.family == "host":
-        return _PtyProcess([str(built.image)], project / "build" / "board.log",
-                           what="the host firmware"), built, project
+        return (
+            _PtyProcess(
+                [str(built.image)], project / "build" / "board.log", what="the host firmware"
+            ),
+            built,
+            project,
+        )
     return _Qemu(b, built.image), built, project
 
 
@@ -479,8 +529,7 @@ def _render(m: Model, b: Board, runtime: str, runs: int, profile: bool, work: _W
     from .project import render
 
     project = work.path
-    render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile,
-           name=m.name)
+    render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile, name=m.name)
     return project
 
 
@@ -503,7 +552,9 @@ def _bring_up_esp_idf(
     built = build(project, b)
     proc = subprocess.run(
         [b.toolchain, "-C", str(project), "-p", port, "flash"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
@@ -615,8 +666,13 @@ class _PtyProcess(_Link):
         try:
             with open(self.log, "wb") as err:
                 self.proc = subprocess.Popen(
-                    self.cmd, stdin=self._master, stdout=self._master, stderr=err, env=env,
-                    start_new_session=True, close_fds=True,
+                    self.cmd,
+                    stdin=self._master,
+                    stdout=self._master,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,
+                    close_fds=True,
                 )
         except OSError as err:
             raise ToolchainError(
@@ -655,15 +711,29 @@ class _Qemu(_Link):
         self.log = self._dir / "qemu.log"
         sock = self._dir / "qmp.sock"
         self.cmd = [
-            QEMU, "-M", str(board.qemu_machine), "-display", "none", "-monitor", "none",
-            "-serial", "pty", "-S",
-            "-icount", f"shift={board.qemu_icount_shift},align=off,sleep=off",
-            "-qmp", f"unix:{sock},server=on,wait=off",
-            "-kernel", str(image),
+            QEMU,
+            "-M",
+            str(board.qemu_machine),
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "pty",
+            "-S",
+            "-icount",
+            f"shift={board.qemu_icount_shift},align=off,sleep=off",
+            "-qmp",
+            f"unix:{sock},server=on,wait=off",
+            "-kernel",
+            str(image),
         ]
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                self.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                self.cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         _LIVE.add(self.proc)
@@ -727,7 +797,7 @@ class _Qemu(_Link):
     def _pty(self) -> str:
         for dev in self._command("query-chardev"):
             if dev.get("label") == "serial0" and str(dev.get("filename", "")).startswith("pty:"):
-                return dev["filename"][len("pty:"):]
+                return dev["filename"][len("pty:") :]
         raise ToolchainError(f"{QEMU} gave the board's UART no pseudo-terminal", tool=QEMU)
 
     def start(self, port: Any) -> None:
@@ -778,9 +848,17 @@ def _tflm_board(model_path: str, runs: int, board: str = "host") -> None:
     m = ref.model
     t_in, t_out = m.input_tensors[0], m.output_tensors[0]
     arena = ref.arena()
-    emit("hello", board=board, runtime="tflm", model=m.sha256[:8], ram=arena.total,
-         flash=len(m.data), clock_hz=_HOST_CLOCK_HZ, in_bytes=t_in.nbytes,
-         out_bytes=t_out.nbytes)
+    emit(
+        "hello",
+        board=board,
+        runtime="tflm",
+        model=m.sha256[:8],
+        ram=arena.total,
+        flash=len(m.data),
+        clock_hz=_HOST_CLOCK_HZ,
+        in_bytes=t_in.nbytes,
+        out_bytes=t_out.nbytes,
+    )
 
     def invoke(x: np.ndarray) -> tuple[bytes, int]:
         start = time.perf_counter_ns()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tomllib
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..errors import BoardError
@@ -52,8 +52,16 @@ class Board:
         return firmware_dir() / "boards" / self.name
 
 
-_REQUIRED = ("name", "description", "family", "cpu", "clock_hz", "flash_bytes", "ram_bytes",
-             "toolchain")
+_REQUIRED = (
+    "name",
+    "description",
+    "family",
+    "cpu",
+    "clock_hz",
+    "flash_bytes",
+    "ram_bytes",
+    "toolchain",
+)
 
 
 def _load(path: Path) -> Board:
@@ -103,7 +111,7 @@ def _load(path: Path) -> Board:
     return Board(**raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def boards() -> dict[str, Board]:
     """Every known board, by name."""
     return {p.stem: _load(p) for p in sorted(boards_dir().glob("*.toml"))}
@@ -116,8 +124,7 @@ def get_board(name: str | Board) -> Board:
     known = boards()
     if name not in known:
         raise BoardError(
-            f"unknown board {name!r}; known boards: {', '.join(known)} "
-            "(see `tflite-edge boards`)",
+            f"unknown board {name!r}; known boards: {', '.join(known)} (see `tflite-edge boards`)",
             board=name,
         )
     return known[name]

@@ -62,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
-    p.add_argument("--runtime", choices=("aot", "tflm"), default="aot",
-                   help="firmware runtime (default aot)")
+    p.add_argument(
+        "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
+    )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--runs", type=_positive(int), default=10, help="timed runs (default 10)")
     p.add_argument("--no-profile", action="store_true", help="no per-layer cycle counts")
@@ -85,8 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
     p.add_argument("--input", type=Path, required=True, help=".npy array of input tensors")
     p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
-    p.add_argument("--runtime", choices=("aot", "tflm"), default="aot",
-                   help="firmware runtime (default aot)")
+    p.add_argument(
+        "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
+    )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -99,20 +101,22 @@ def _boards(args: argparse.Namespace) -> int:
 
     rows = []
     for b in boards().values():
-        rows.append({
-            "name": b.name,
-            "cpu": b.cpu,
-            "clock_hz": b.clock_hz,
-            "flash_bytes": b.flash_bytes,
-            "ram_bytes": b.ram_bytes,
-            "family": b.family,
-            "emulated": b.emulated,
-            "toolchain": b.toolchain,
-            "toolchain_present": b.toolchain_present(),
-            "cycles_unit": b.cycles_unit,
-            "description": b.description,
-            "install_hint": b.install_hint,
-        })
+        rows.append(
+            {
+                "name": b.name,
+                "cpu": b.cpu,
+                "clock_hz": b.clock_hz,
+                "flash_bytes": b.flash_bytes,
+                "ram_bytes": b.ram_bytes,
+                "family": b.family,
+                "emulated": b.emulated,
+                "toolchain": b.toolchain,
+                "toolchain_present": b.toolchain_present(),
+                "cycles_unit": b.cycles_unit,
+                "description": b.description,
+                "install_hint": b.install_hint,
+            }
+        )
     if args.json:
         print_json(rows)
         return 0
@@ -131,7 +135,7 @@ def _boards(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[k]) for row in table) for k in range(len(head))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     missing = [r for r in rows if not r["toolchain_present"]]
     for r in missing:
         print(f"{r['name']}: {r['install_hint']}")
@@ -201,8 +205,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         inputs = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise DataError(f"cannot read inputs from {args.input}: {err}; pass a .npy file "
-                        "(numpy.save) of input tensors") from err
+        raise DataError(
+            f"cannot read inputs from {args.input}: {err}; pass a .npy file "
+            "(numpy.save) of input tensors"
+        ) from err
     bar = callback = None
     if show_progress(args):
         from tqdm import tqdm
@@ -215,8 +221,15 @@ def _run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        outputs = run(args.model, inputs, board=args.board, runtime=args.runtime,
-                      port=args.port, timeout=args.timeout, progress=callback)
+        outputs = run(
+            args.model,
+            inputs,
+            board=args.board,
+            runtime=args.runtime,
+            port=args.port,
+            timeout=args.timeout,
+            progress=callback,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -232,8 +245,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(doc)
     else:
-        print(f"ran {len(outputs)} inputs on {args.board} ({args.runtime}); saved outputs "
-              f"{tuple(outputs.shape)} {outputs.dtype} to {args.output}")
+        print(
+            f"ran {len(outputs)} inputs on {args.board} ({args.runtime}); saved outputs "
+            f"{tuple(outputs.shape)} {outputs.dtype} to {args.output}"
+        )
     return 0
 
 

@@ -26,5 +26,5 @@ BOARD_LDLIBS := -lm -lc -lgcc
 
 # `make run`: boot the image in QEMU with the console on this terminal (Ctrl-A x quits).
 QEMU ?= qemu-system-arm
-RUN_CMD = $(QEMU) -M $(QEMU_MACHINE) -display none -serial stdio \
+RUN_CMD = $(QEMU) -M $(QEMU_MACHINE) -display none -serial mon:stdio \
           -icount shift=$(TFLE_ICOUNT_SHIFT),align=off,sleep=off -kernel $(IMAGE)

@@ -1,4 +1,5 @@
-/* qemu-m4: QEMU mps2-an386 (Cortex-M4F). Console on UART0, a CMSDK APB UART; cycles from SysTick. */
+/* qemu-m4: QEMU mps2-an386 (Cortex-M4F). Console on UART0, a CMSDK APB UART;
+ * cycles from SysTick (common/cortexm_cycles.c). */
 #include <stdint.h>
 
 #include "cmsdk_uart.h"

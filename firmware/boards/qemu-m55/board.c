@@ -1,4 +1,5 @@
-/* qemu-m55: QEMU mps3-an547 (Cortex-M55). Console on UART0 (CMSDK APB UART, Secure alias); cycles from SysTick. */
+/* qemu-m55: QEMU mps3-an547 (Cortex-M55). Console on UART0, a CMSDK APB UART (Secure alias);
+ * cycles from SysTick (common/cortexm_cycles.c). */
 #include <stdint.h>
 
 #include "cmsdk_uart.h"

@@ -1,4 +1,5 @@
-/* qemu-m7: QEMU mps2-an500 (Cortex-M7). Console on UART0, a CMSDK APB UART; cycles from SysTick. */
+/* qemu-m7: QEMU mps2-an500 (Cortex-M7). Console on UART0, a CMSDK APB UART;
+ * cycles from SysTick (common/cortexm_cycles.c). */
 #include <stdint.h>
 
 #include "cmsdk_uart.h"
