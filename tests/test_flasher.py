@@ -22,6 +22,8 @@ from tflite_edge.errors import (
     BoardError,
     BudgetError,
     DataError,
+    ProtocolError,
+    SerialError,
     TFLiteEdgeError,
     ToolchainError,
 )
@@ -386,6 +388,56 @@ def test_tflm_on_qemu_without_a_tflm_checkout_says_to_set_tflm_dir(monkeypatch):
     with pytest.raises(ToolchainError, match="TFLM_DIR is not set"):
         flash(SHARED_MODELS / "hello_world_int8.tflite", board="qemu-m4", runtime="tflm")
     assert _leftover_qemu() == []
+
+
+def _fake_board(monkeypatch, tmp_path, cmd: list[str]) -> list:
+    """Make start() talk to `cmd` behind a pty instead of building anything."""
+    from tflite_edge import flasher
+
+    made = []
+
+    def bring_up(*args):
+        made.append(flasher._PtyProcess(cmd, tmp_path / "board.log", what="the fake board"))
+        return made[-1], None, None
+
+    monkeypatch.setattr(flasher, "_bring_up", bring_up)
+    return made
+
+
+def test_a_board_that_never_answers_times_out_and_is_stopped(monkeypatch, tmp_path):
+    made = _fake_board(monkeypatch, tmp_path, ["sleep", "60"])
+    with pytest.raises(SerialError, match=r"no TFLE record from /dev/pts/\d+ in 1 s"):
+        flash(SHARED_MODELS / "hello_world_int8.tflite", board="host", timeout=1)
+    assert made[0].proc.poll() is not None
+
+
+def test_a_board_that_vanishes_mid_run_says_so(monkeypatch, tmp_path):
+    hello = "TFLE 1 hello board=host runtime=aot model=505ee4fa ram=32 flash=435 clock_hz=1 "
+    script = f"echo '{hello}in_bytes=1 out_bytes=1'; echo 'out of memory' >&2; exit 3"
+    _fake_board(monkeypatch, tmp_path, ["sh", "-c", script])
+    with pytest.raises(SerialError) as err:
+        flash(SHARED_MODELS / "hello_world_int8.tflite", board="host", timeout=20)
+    msg = str(err.value)
+    assert "vanished" in msg and "TFLE records were read" in msg
+    assert "exited with code 3" in msg and "out of memory" in msg
+
+
+def test_a_crashed_board_is_reported(monkeypatch, tmp_path):
+    _fake_board(monkeypatch, tmp_path, ["sh", "-c", "echo 'TFLE 1 error msg=hard_fault'; sleep 60"])
+    with pytest.raises(ProtocolError, match="stopped with msg=hard_fault"):
+        flash(SHARED_MODELS / "hello_world_int8.tflite", board="host", timeout=20)
+
+
+def test_a_board_running_another_model_is_refused(monkeypatch, tmp_path):
+    lines = [
+        "TFLE 1 hello board=host runtime=aot model=0badc0de ram=1 flash=1 clock_hz=1 "
+        "in_bytes=1 out_bytes=1",
+        "TFLE 1 done runs=0",
+    ]
+    script = "; ".join(f"echo '{line}'" for line in lines) + "; sleep 60"
+    _fake_board(monkeypatch, tmp_path, ["sh", "-c", script])
+    with pytest.raises(ProtocolError, match="runs model 0badc0de, not hello_world_int8"):
+        flash(SHARED_MODELS / "hello_world_int8.tflite", board="host", timeout=20)
 
 
 # --------------------------------------------------------------------------- no orphans

@@ -694,7 +694,12 @@ class _PtyProcess(_Link):
             _stop_process(self.proc, grace=2.0)
 
     def diagnosis(self) -> str:
-        code = self.proc.poll() if self.proc is not None else None
+        code = None
+        if self.proc is not None:
+            try:  # a vanished port usually means the program is exiting right now
+                code = self.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                code = None
         said = _tail(self.log)
         if code is None and not said:
             return ""
