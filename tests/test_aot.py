@@ -23,7 +23,7 @@ from opmodels import (
     single_layer_model,
     sparsify,
 )
-from tflite_edge import UnsupportedOpError
+from tflite_edge import TFLiteEdgeError, UnsupportedOpError
 from tflite_edge.aot import (
     EMITTERS,
     AotResult,
@@ -267,7 +267,7 @@ def test_not_a_model_is_a_model_error(tmp_path):
 
 
 def test_bad_sparse_argument(tmp_path, models_dir):
-    with pytest.raises(ValueError, match="sparse must be"):
+    with pytest.raises(TFLiteEdgeError, match="sparse must be True .* found 'yes'"):
         compile_aot(models_dir / "hello_world_int8.tflite", tmp_path, sparse="yes")
 
 
@@ -299,6 +299,8 @@ def _cases():
             (10, 9, 2), {}, ["CONV_2D"]),
         "conv_1x1_no_bias": (
             lambda: [L.Conv2D(8, 1, use_bias=False)], (5, 5, 8), {}, ["CONV_2D"]),
+        "conv_grouped": (
+            lambda: [L.Conv2D(6, 3, groups=2, padding="same")], (6, 6, 4), {}, ["CONV_2D"]),
         "depthwise_same_relu": (
             lambda: [L.DepthwiseConv2D(3, padding="same", activation="relu")], (8, 8, 4), {},
             ["DEPTHWISE_CONV_2D"]),

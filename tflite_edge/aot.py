@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import ModelError, ToolchainError, UnsupportedOpError
+from .errors import ModelError, TFLiteEdgeError, ToolchainError, UnsupportedOpError
 from .model import Model, Operator, Tensor, c_identifier, load_model
 from .quant import per_channel_multipliers, quantize_multiplier
 from .resources import firmware_dir, templates_dir
@@ -509,11 +509,13 @@ def compile_aot(
     profile: compile the per-layer hook in unconditionally (otherwise only with -DTFLE_PROFILE).
     """
     if sparse not in (True, False, "auto"):
-        raise ValueError(f"sparse must be True, False or 'auto', not {sparse!r}")
+        raise TFLiteEdgeError(
+            f"sparse must be True (every weight layer), False (none) or 'auto' (layers with "
+            f">= {SPARSE_MIN_ZEROS:.0%} zeros), found {sparse!r}"
+        )
     model = load_model(tflite, name=name)
-    if name:
-        model.name = name
-    text_h, text_c, result = _compile(model, sparse, profile)
+    # a Model passed in keeps its own name; `name` only labels the generated files
+    text_h, text_c, result = _compile(model, sparse, profile, name or model.name)
     out = Path(out_dir)
     files = _write_files(out, {"tfle_model.h": text_h, "tfle_model.c": text_c})
     result.out_dir = out
@@ -544,7 +546,9 @@ def _check_model(model: Model) -> None:
         _emitter(op)
 
 
-def _compile(model: Model, sparse: bool | str, profile: bool) -> tuple[str, str, AotResult]:
+def _compile(
+    model: Model, sparse: bool | str, profile: bool, name: str
+) -> tuple[str, str, AotResult]:
     _check_model(model)
     comp = _Compiler(model, sparse)
     ops = model.operators
@@ -670,7 +674,7 @@ def _compile(model: Model, sparse: bool | str, profile: bool) -> tuple[str, str,
     in_t, out_t = model.tensors[tin], model.tensors[tout]
     context = {
         "generator": f"tflite-edge {__version__} (tflite_edge.aot)",
-        "model_name": c_identifier(model.name),
+        "model_name": c_identifier(name),
         "sha256": model.sha256,
         "sha8": model.sha256[:8],
         "input_bytes": in_t.nbytes,
@@ -703,7 +707,7 @@ def _compile(model: Model, sparse: bool | str, profile: bool) -> tuple[str, str,
         plan=dict(sorted(plan.items())),
         sparse_layers=sparse_layers,
         model_sha256=model.sha256,
-        name=model.name,
+        name=name,
     )
     return text_h, text_c, result
 
