@@ -320,13 +320,6 @@ def conv_padding(
     return 0
 
 
-def _out_size(padding: str, in_size: int, filter_size: int, stride: int, dilation: int) -> int:
-    effective = (filter_size - 1) * dilation + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - effective) // stride
-
-
 def kernel_include_dir() -> Path:
     """The folder holding the kernel headers (tfle_kernels.h, ...)."""
     return firmware_dir() / "kernels"
