@@ -326,9 +326,14 @@ class Device:
 
     def boot(self, on_record: Callable[[Any], None] | None = None) -> FlashResult:
         """Open the port, let the board run, read until it has reported its timed runs."""
+        import serial
+
         from .protocol import Session, open_port, read_records
 
-        self.port = open_port(self._link.url, self.board.baud)
+        try:
+            self.port = open_port(self._link.url, self.board.baud)
+        except SerialError as err:
+            raise SerialError(f"{err}{self._link.diagnosis()}", port=err.port) from err
         self._link.start(self.port)
         session = Session(port=self._link.url)
 
@@ -353,6 +358,8 @@ class Device:
             )
         except SerialError as err:
             raise SerialError(f"{err}{self._link.diagnosis()}", port=err.port) from err
+        except (OSError, serial.SerialException) as err:  # a pty hung up while configured
+            raise self._vanished(err) from err
         last = records[-1]
         if last.kind == "error":
             raise ProtocolError(
@@ -375,6 +382,12 @@ class Device:
             project_dir=self._project,
         )
         return self.result
+
+    def _vanished(self, err: Exception) -> SerialError:
+        return SerialError(
+            f"serial port {self._link.url} vanished: {err}{self._link.diagnosis()}",
+            port=self._link.url,
+        )
 
     def _check_hello(self, session: Any) -> None:
         hello = session.hello
@@ -407,6 +420,8 @@ class Device:
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Send each input to the board and return its raw outputs, stacked (N, *out[1:])."""
+        import serial
+
         from .protocol import send_input
 
         xs = _samples(self.model, inputs)
@@ -423,6 +438,8 @@ class Device:
                 )
             except SerialError as err:
                 raise type(err)(f"{err}{self._link.diagnosis()}", port=err.port) from err
+            except (OSError, serial.SerialException) as err:
+                raise self._vanished(err) from err
             if self.result is not None:
                 self.result.session.add(record)
             outs.append(np.frombuffer(record.payload, dtype=t_out.dtype))
