@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError, TFLiteEdgeError
-from .model import Model, Tensor, check_structure, load_model
+from .model import Model, Tensor, load_model
 from .tflm import Arena
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
@@ -238,18 +238,7 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     """Read a .tflite model and measure it: tensors, ops, quantization, sizes, TFLM arena."""
     from . import tflm
 
-    try:
-        model = load_model(tflite)
-    except TFLiteEdgeError:
-        raise
-    except Exception as err:  # the flatbuffer reader trips over garbage in many ways
-        where = str(tflite) if isinstance(tflite, (str, Path)) else "the model bytes"
-        raise ModelError(
-            f"{where} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err}); "
-            "re-export the model or check the file was copied completely",
-            path=where if isinstance(tflite, (str, Path)) else None,
-        ) from err
-    check_structure(model)
+    model = load_model(tflite)  # a corrupt or inconsistent flatbuffer is a ModelError
     weights = {t.index: t for t in weight_tensors(model)}
     ins, outs = set(model.inputs), set(model.outputs)
     tensors = []

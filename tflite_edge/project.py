@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__
 from .boards import DEFAULT_BOARD, Board, get_board
-from .errors import BoardError, ModelError, OutputExistsError, TFLiteEdgeError
+from .errors import BoardError, OutputExistsError, TFLiteEdgeError
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
 
@@ -245,9 +245,8 @@ class _Job:
 
     def prepare(self) -> None:
         from . import tflm
-        from .inspector import check_structure, measure_arena
+        from .inspector import measure_arena
 
-        check_structure(self.model)  # what would crash TFLM or the compiler: a ModelError
         if self.runtime == "tflm" and not self.c_array_only:
             self.methods = tflm.resolver_methods(self.model)  # UnsupportedOpError names the op
             # In a child process: TFLM trusts the flatbuffer, a bad one must not kill us.
@@ -520,17 +519,7 @@ def _code_bytes(board: Board, model_dir: Path, profile: bool) -> int | None:
 
 
 def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
-    try:
-        model = load_model(tflite, name=name)
-    except TFLiteEdgeError:
-        raise
-    except Exception as err:  # the flatbuffer reader trips over garbage in many ways
-        where = str(tflite) if isinstance(tflite, (str, Path)) else "the model bytes"
-        raise ModelError(
-            f"{where} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err}); "
-            "re-export the model or check the file was copied completely",
-            path=where if isinstance(tflite, (str, Path)) else None,
-        ) from err
+    model = load_model(tflite, name=name)
     if name is not None and model.name != name:
         model = Model(model.data, name=name, path=model.path)
     return model
