@@ -319,9 +319,6 @@ class _Run:
         self.step = 0
         self.steps = 0
 
-    def say(self, message: str) -> None:
-        self.progress(message)
-
     def tick(self, message: str) -> None:
         self.step += 1
         self.progress(f"[{self.step}/{self.steps}] {message}")
@@ -377,7 +374,8 @@ def bench(
             )
     out_dir = Path(out)
     md_path = Path(markdown)
-    work = Path(work_dir) if work_dir is not None else out_dir.parent / "work"
+    # Absolute: the Valgrind runs start in a folder of their own.
+    work = (Path(work_dir) if work_dir is not None else out_dir.parent / "work").resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise TFLiteEdgeError(f"output path {str(out_dir)!r} is a file; pass a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -392,15 +390,10 @@ def bench(
     run = _Run(out_dir, work, plan, progress or (lambda _m: None))
     ref_models = [(p.stem, p) for p in models]
     demo_rows = 0 if smoke else 1
-    run.steps = (
-        len(board_list) * (len(ref_models) + demo_rows)  # emulated
-        + 1
-        + len(_variants(plan))
-        + 1  # training, compression variants, pipeline
-        + len(ref_models)
-        + demo_rows
-        + 1  # host rows, Valgrind
-    )
+    emulated_steps = len(board_list) * (len(ref_models) + demo_rows)
+    compression_steps = 1 + len(_variants(plan)) + 1  # training, variants, pipeline
+    host_steps = len(ref_models) + demo_rows + 1  # one per model, then Valgrind
+    run.steps = emulated_steps + compression_steps + host_steps
     run.save(
         _doc(
             "run",
@@ -418,9 +411,9 @@ def bench(
             for board in board_list:
                 run.tick(f"emulated: {name} on {board}")
                 _emulated_row(run, board, name, path, source=f"../shared/models/{path.name}")
-        md = _write_text(md_path, render_markdown(run.docs))
+        _write_text(md_path, render_markdown(run.docs))  # partial tables while the run goes on
         demo_path = _compression_and_pipeline(run)
-        md = _write_text(md_path, render_markdown(run.docs))
+        _write_text(md_path, render_markdown(run.docs))
     host_models = list(ref_models)
     if not smoke:
         demo_source = f"digits CNN pruned {plan.demo_sparsity:.0%} + PQAT, as in `make demo`"
@@ -437,16 +430,11 @@ def bench(
         if shutil.which("valgrind")
         else "host: Valgrind not installed, no instruction counts"
     )
-    counts = _valgrind_counts(
-        [
-            (d["model"], Path(p), Path(d["aot_dir"]))
-            for d, (_, p) in zip(host_docs, host_models, strict=True)
-        ],
-        work,
+    counts, why = _valgrind_counts(
+        [(name, path, run.work / "host" / name) for name, path in host_models], work
     )
-    if counts:
-        for d in host_docs:
-            run.save({**d, "valgrind": counts[d["model"]]})
+    for d in host_docs:
+        run.save({**d, "valgrind": counts[d["model"]] if counts else None, "valgrind_note": why})
 
     determinism = compare_runs(previous, run.docs)
     run.save({**next(d for d in run.docs if d["table"] == "run"), "determinism": determinism})
@@ -583,7 +571,6 @@ def _host_row(run: _Run, name: str, path: Path) -> dict[str, Any]:
         tflm_median_us=tflm_us,
         tflm_min_us=min(tflm_ns) / 1000,
         speedup=tflm_us / aot_us if aot_us > 0 else None,
-        aot_dir=str(where),
         valgrind=None,
     )
     return run.save(doc)
@@ -620,8 +607,12 @@ int main(int argc, char **argv) {
 _TFLM_INVOKE = "tflite::micro::MicroInterpreter::Invoke()"
 
 
-def _callgrind(cmd: list[str], toggle: str, out: Path, *, dump: bool = False) -> list[int] | None:
-    """Ir counted inside `toggle` (one count per call with dump=True), or None on failure."""
+class _ValgrindFailed(Exception):
+    """A Valgrind count that could not be taken (the table then shows none, and why)."""
+
+
+def _callgrind(cmd: list[str], toggle: str, out: Path, *, dump: bool = False) -> list[int]:
+    """Ir counted inside `toggle` (one count per call with dump=True)."""
     for old in out.parent.glob(out.name + "*"):
         old.unlink()
     vg = [
@@ -632,9 +623,12 @@ def _callgrind(cmd: list[str], toggle: str, out: Path, *, dump: bool = False) ->
         f"--toggle-collect={toggle}",
         *([f"--dump-after={toggle}"] if dump else []),
     ]
-    proc = subprocess.run([*vg, *cmd], capture_output=True, cwd=out.parent)
+    proc = subprocess.run([*vg, *cmd], capture_output=True, text=True, cwd=out.parent)
     if proc.returncode != 0:
-        return None
+        raise _ValgrindFailed(
+            f"{Path(cmd[0]).name} under callgrind exited with {proc.returncode}: "
+            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"
+        )
     files = (
         [out]
         if not dump
@@ -644,20 +638,22 @@ def _callgrind(cmd: list[str], toggle: str, out: Path, *, dump: bool = False) ->
     for f in files:
         m = re.search(r"^summary:\s*(\d+)", f.read_text(errors="replace"), re.M)
         if m is None:
-            return None
+            raise _ValgrindFailed(f"callgrind wrote no summary into {f.name}")
         counts.append(int(m.group(1)))
     return counts
 
 
-def _valgrind_counts(rows: list[tuple[str, Path, Path]], work: Path) -> dict[str, dict] | None:
-    """{name: {"aot": Ir, "tflm": Ir}} of one invoke on the known input, for rows of
-    (name, model path, AOT output dir); None when Valgrind is not installed or fails."""
+def _valgrind_counts(
+    rows: list[tuple[str, Path, Path]], work: Path
+) -> tuple[dict[str, dict] | None, str | None]:
+    """({name: {"aot": Ir, "tflm": Ir}}, None) of one invoke on the known input, for rows of
+    (name, model path, AOT output dir); (None, why) when Valgrind is missing or fails."""
     import sys
 
     from .aot import kernel_include_dir, kernel_sources
 
-    if shutil.which("valgrind") is None or not rows:
-        return None
+    if shutil.which("valgrind") is None:
+        return None, "Valgrind is not installed"
     where = work / "valgrind"
     if where.exists():
         shutil.rmtree(where)
@@ -666,39 +662,41 @@ def _valgrind_counts(rows: list[tuple[str, Path, Path]], work: Path) -> dict[str
     (where / "aot_driver.c").write_text(_AOT_DRIVER)
     result: dict[str, dict] = {}
     tflm_args: list[str] = []
-    for name, model_path, aot_dir in rows:
-        x = known_input(load_model(model_path))
-        np.save(where / f"{name}.npy", x)
-        (where / f"{name}.bin").write_bytes(x.tobytes())
-        tflm_args += [str(model_path), str(where / f"{name}.npy")]
-        exe = where / f"aot_{name}"
-        build = subprocess.run(
-            ["gcc", "-std=c99", "-O2", f"-I{aot_dir}", f"-I{kernel_include_dir()}",
-             str(where / "aot_driver.c"), str(aot_dir / "tfle_model.c"),
-             *map(str, kernel_sources()), "-o", str(exe), "-lm"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if build.returncode != 0:
-            return None
-        aot = _callgrind(
-            [str(exe), str(where / f"{name}.bin")],
-            "tfle_model_invoke",
-            where / f"cg_aot_{name}.out",
+    try:
+        for name, model_path, aot_dir in rows:
+            model_path, aot_dir = Path(model_path).resolve(), Path(aot_dir).resolve()
+            x = known_input(load_model(model_path))
+            np.save(where / f"{name}.npy", x)
+            (where / f"{name}.bin").write_bytes(x.tobytes())
+            tflm_args += [str(model_path), str(where / f"{name}.npy")]
+            exe = where / f"aot_{name}"
+            build = subprocess.run(
+                ["gcc", "-std=c99", "-O2", f"-I{aot_dir}", f"-I{kernel_include_dir()}",
+                 str(where / "aot_driver.c"), str(aot_dir / "tfle_model.c"),
+                 *map(str, kernel_sources()), "-o", str(exe), "-lm"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if build.returncode != 0:
+                raise _ValgrindFailed(f"gcc could not build the AOT driver: {build.stderr[-500:]}")
+            aot = _callgrind(
+                [str(exe), str(where / f"{name}.bin")],
+                "tfle_model_invoke",
+                where / f"cg_aot_{name}.out",
+            )
+            result[name] = {"aot": aot[0]}
+        tflm = _callgrind(
+            [sys.executable, str(where / "tflm_invoke.py"), *tflm_args],
+            _TFLM_INVOKE,
+            where / "cg_tflm.out",
+            dump=True,
         )
-        if not aot:
-            return None
-        result[name] = {"aot": aot[0]}
-    tflm = _callgrind(
-        [sys.executable, str(where / "tflm_invoke.py"), *tflm_args],
-        _TFLM_INVOKE,
-        where / "cg_tflm.out",
-        dump=True,
-    )
-    if tflm is None or len(tflm) != len(rows):
-        return None
+    except _ValgrindFailed as err:
+        return None, str(err)
+    if len(tflm) != len(rows):
+        return None, f"callgrind counted {len(tflm)} TFLM invokes, expected {len(rows)}"
     for (name, _, _), count in zip(rows, tflm, strict=True):
         result[name]["tflm"] = count
-    return result
+    return result, None
 
 
 # --------------------------------------------------------------------------- object sizes
@@ -1170,10 +1168,12 @@ def _host_section(rows: list[dict]) -> list[str]:
         "interpreter of the tflite-micro PyPI package (reference kernels, as built by that "
         "package).",
         "- *instructions (Valgrind)*: x86-64 instructions of one invoke on the known input, "
-        "counted by callgrind: deterministic, unlike the times (`-` when Valgrind is not "
-        "installed).",
+        "counted by callgrind: deterministic, unlike the times (`-` when they could not be "
+        "taken).",
         "- *outputs equal*: AOT and TFLM outputs identical byte for byte on every input.",
     ]
+    for note in sorted({d["valgrind_note"] for d in rows if d.get("valgrind_note")}):
+        out.append(f"- No Valgrind counts in this run: {note}.")
     return out
 
 
