@@ -282,15 +282,19 @@ def start(
     known_input(m)  # a model with float input fails here, before any build
     work = _Workdir(out_dir)
     link: _Link | None = None
+    device: Device | None = None
     try:
         link, built, project = _bring_up(m, b, runtime, port, runs, profile, work)
         device = Device(m, b, runtime, link, work, timeout, jsonl, built, project)
         device.boot(on_record)
         return device
     except BaseException:
-        if link is not None:
-            link.close()
-        work.cleanup()
+        if device is not None:
+            device.close()  # the port, the emulator or process, the temporary folder
+        else:
+            if link is not None:
+                link.close()
+            work.cleanup()
         raise
 
 
