@@ -418,7 +418,7 @@ def test_a_board_that_vanishes_mid_run_says_so(monkeypatch, tmp_path):
     with pytest.raises(SerialError) as err:
         flash(SHARED_MODELS / "hello_world_int8.tflite", board="host", timeout=20)
     msg = str(err.value)
-    assert "vanished" in msg and "TFLE records were read" in msg
+    assert "vanished" in msg
     assert "exited with code 3" in msg and "out of memory" in msg
 
 
