@@ -325,6 +325,23 @@ def test_run_function_on_the_host(references):
 # --------------------------------------------------------------------------- errors
 
 
+def test_run_cli_refuses_bad_files_before_flashing(tmp_path):
+    model = str(SHARED_MODELS / "hello_world_int8.tflite")
+    cmd = CLI + ["run", "--board", "qemu-m4", "--model", model]
+    proc = run(cmd + ["--input", str(tmp_path / "none.npy"), "-o", str(tmp_path / "y.npy")])
+    assert proc.returncode == 2
+    assert "cannot read inputs from" in proc.stderr and ".npy" in proc.stderr
+    np.save(tmp_path / "x.npy", np.zeros((2, 1), np.int8))
+    proc = run(cmd + ["--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "no" / "y.npy")])
+    assert proc.returncode == 2
+    assert "folder" in proc.stderr and "does not exist" in proc.stderr
+    np.save(tmp_path / "f.npy", np.zeros((2, 1), np.float32))
+    proc = run(cmd + ["--input", str(tmp_path / "f.npy"), "-o", str(tmp_path / "y.npy")])
+    assert proc.returncode == 2
+    assert "dtype float32" in proc.stderr and "int8" in proc.stderr
+    assert not (tmp_path / "y.npy").exists()
+
+
 def test_esp32_without_esp_idf_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no idf.py anywhere
     model = SHARED_MODELS / "hello_world_int8.tflite"
