@@ -366,10 +366,15 @@ class Device:
             raise self._vanished(err) from err
         last = records[-1]
         if last.kind == "error":
+            watch = (
+                f"`make -C {self._project} run` boots it with the console on your terminal"
+                if self._project is not None and self._work.kept
+                else "flash again with --out DIR to keep the project, then `make -C DIR run` "
+                "boots it with the console on your terminal"
+            )
             raise ProtocolError(
                 f"{self.board.name} stopped with msg={last['msg']} while running "
-                f"{self.model.name}{self._link.diagnosis()}; the firmware crashed: run "
-                "`make -C <project> run` to watch it, or report the model",
+                f"{self.model.name}{self._link.diagnosis()}; the firmware crashed: {watch}",
                 port=self._link.url,
             )
         self._check_hello(session)
@@ -494,6 +499,7 @@ class _Workdir:
     def __init__(self, out_dir: str | Path | None) -> None:
         self._tmp = None if out_dir is not None else tempfile.mkdtemp(prefix="tflite-edge-")
         self.path = Path(out_dir) if out_dir is not None else Path(self._tmp)
+        self.kept = out_dir is not None
 
     def cleanup(self) -> None:
         if self._tmp is not None:
