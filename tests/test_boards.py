@@ -215,6 +215,43 @@ def test_qemu_cycles_are_exact_instruction_counts(tmp_path, name):
     assert 0 < overheads.pop() < 200
 
 
+FAULT = r"""
+#include "tfle_board.h"
+int main(void) {
+  tfle_board_init();
+  __asm volatile("udf #0");  /* an undefined instruction: UsageFault, escalated to HardFault */
+  return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("name", QEMU_BOARDS)
+def test_a_crash_is_reported_on_the_console(tmp_path, name):
+    from tflite_edge.builder import build
+    from tflite_edge.flasher import _Qemu
+    from tflite_edge.protocol import parse_line
+
+    (tmp_path / "fault.c").write_text(FAULT)
+    (tmp_path / "Makefile").write_text(
+        f"TFLE_FIRMWARE := {firmware_dir()}\nAPP_SRCS := fault.c\nRUNTIME := probe\n"
+        "include $(TFLE_FIRMWARE)/Makefile\n"
+    )
+    qemu = _Qemu(get_board(name), build(tmp_path, name).image)
+    try:
+        port = serial.serial_for_url(qemu.url, timeout=30)
+        qemu.start(port)
+        while True:
+            line = port.readline()
+            assert line, f"{name}: no fault report"
+            record = parse_line(line)
+            if record is not None:
+                break
+        port.close()
+    finally:
+        qemu.close()
+    assert (record.kind, record["msg"]) == ("error", "hard_fault")
+
+
 # --------------------------------------------------------------------------- CLI
 
 
