@@ -623,7 +623,11 @@ def _callgrind(cmd: list[str], toggle: str, out: Path, *, dump: bool = False) ->
         f"--toggle-collect={toggle}",
         *([f"--dump-after={toggle}"] if dump else []),
     ]
-    proc = subprocess.run([*vg, *cmd], capture_output=True, text=True, cwd=out.parent)
+    # The AOT driver writes the raw output bytes: not text, and not needed here.
+    proc = subprocess.run(
+        [*vg, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        errors="replace", cwd=out.parent,
+    )  # fmt: skip
     if proc.returncode != 0:
         raise _ValgrindFailed(
             f"{Path(cmd[0]).name} under callgrind exited with {proc.returncode}: "
