@@ -579,3 +579,19 @@ def exit_code(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exit:
         return exit.code
+
+
+def test_read_records_on_a_hung_up_pty_is_a_serial_error():
+    # the other end closed before we started reading: setting up the port must not leak a
+    # raw pyserial exception
+    import os
+
+    from tflite_edge import SerialError
+    from tflite_edge.protocol import open_port, read_records
+
+    master, slave = os.openpty()
+    port = open_port(os.ttyname(slave))
+    os.close(master)
+    os.close(slave)
+    with pytest.raises(SerialError):
+        read_records(port, timeout=1.0)

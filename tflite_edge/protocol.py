@@ -266,13 +266,16 @@ def read_records(
     buf = bytearray()
     log, own_log = _open_log(jsonl)
     saved_timeout = port.timeout
+    first = True
     try:
-        port.timeout = min(POLL_S, timeout)
         deadline = time.monotonic() + timeout
         while True:
             if time.monotonic() > deadline:  # silence, or only noise and garbled lines
                 raise _silence(name, timeout, records, garbled, received, other_lines)
             try:
+                if first:  # a pty that hung up already fails here, as it would on a read
+                    port.timeout = min(POLL_S, timeout)
+                    first = False
                 chunk = port.read_until(b"\n", MAX_LINE)
             except (serial.SerialException, OSError) as err:
                 raise SerialError(
