@@ -142,6 +142,7 @@ def _check_boot(boot: Boot, model_path: Path, board: str, runtime: str, referenc
     # The board's output on the known input is TFLM's, byte for byte (via its CRC32).
     assert [o["crc32"] for o in r.session.outs] == [crc] * RUNS
     assert r.output_crc32 == crc
+    assert r.tflm_crc32 == crc and r.matches_tflm is True
     cycles = [run["cycles"] for run in r.session.runs]
     assert min(cycles) > 0
     if b.emulated:
@@ -245,6 +246,7 @@ def test_make_flash_prints_the_latency_table_read_over_serial(boots, references)
     assert "per layer" in out and "CONV_2D" in out
     _, crc = references(model)
     assert f"output crc32 {crc}" in out
+    assert f"output crc32 {crc} equals the TFLM interpreter's on the same input" in out
     # A second boot of the same image counts exactly the same instructions.
     cycles = boots("kws_ref_model.tflite", "qemu-m4").result.session.runs[0]["cycles"]
     row = next(line for line in out.splitlines() if line.startswith("cycles (emulated"))

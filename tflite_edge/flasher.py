@@ -79,6 +79,14 @@ class FlashResult:
     port: str
     build: BuildResult | None = None
     project_dir: Path | None = None
+    tflm_crc32: str | None = None  # the TFLM interpreter's output CRC32 on the same input
+
+    @property
+    def matches_tflm(self) -> bool | None:
+        """True when the board's output equals the TFLM interpreter's, byte for byte."""
+        if self.tflm_crc32 is None or self.output_crc32 is None:
+            return None
+        return self.output_crc32 == self.tflm_crc32
 
     @property
     def runs(self) -> int:
@@ -121,6 +129,12 @@ class FlashResult:
                 + (f" of {b.ram_budget:,}" if b.ram_budget else "")
             )
         lines.append(self.table())
+        if self.matches_tflm is not None:
+            lines.append(
+                f"output crc32 {self.output_crc32} "
+                + ("equals" if self.matches_tflm else f"DIFFERS from ({self.tflm_crc32})")
+                + " the TFLM interpreter's on the same input"
+            )
         lines.append(
             f"cycles are {self.cycles_unit}"
             + (
@@ -160,6 +174,8 @@ class FlashResult:
                 for r in s.layers
             ],
             "output_crc32": self.output_crc32,
+            "tflm_output_crc32": self.tflm_crc32,
+            "output_matches_tflm": self.matches_tflm,
             "port": self.port,
             "notes": s.notes(),
         }
@@ -389,6 +405,7 @@ class Device:
             port=self._link.url,
             build=self._build,
             project_dir=self._project,
+            tflm_crc32=_tflm_crc32(self.model),
         )
         return self.result
 
@@ -472,6 +489,18 @@ class Device:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _tflm_crc32(model: Model) -> str | None:
+    """CRC32 of the TFLM interpreter's output on the harness's known input (None if TFLM
+    cannot run the model)."""
+    from .tflm import Reference
+
+    try:
+        out = Reference(model).run_one(known_input(model))
+    except TFLiteEdgeError:
+        return None
+    return f"{zlib.crc32(out.tobytes()):08x}"
 
 
 def _samples(model: Model, inputs: np.ndarray) -> np.ndarray:
