@@ -60,6 +60,7 @@ test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 flash: install
+	@$(CLI) boards --check $(BOARD) >/dev/null
 	@if [ "$(MODEL)" = "demo/digits_int8.tflite" ] && [ ! -f "$(MODEL)" ]; then \
 	  echo "no MODEL given and no demo model yet: making it with the demo's convert step"; \
 	  $(CLI) demo --board $(BOARD) --out demo --convert-only; fi

@@ -289,3 +289,15 @@ def test_cli_rejects_an_unknown_board_with_the_known_ones(tmp_path):
     assert "unknown board 'nope'" in proc.stderr
     for name in boards():
         assert name in proc.stderr
+
+
+def test_boards_check_cli():
+    import sys
+
+    from conftest import run
+
+    ok = run([sys.executable, "-m", "tflite_edge", "boards", "--check", "host"])
+    assert ok.returncode == 0 and "gcc present" in ok.stdout
+    bad = run([sys.executable, "-m", "tflite_edge", "boards", "--check", "nope"])
+    assert bad.returncode == 2 and "known boards" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -46,6 +46,18 @@ class Board:
         tools = [self.toolchain] + ([self.flasher] if self.flasher else [])
         return all(shutil.which(t) for t in tools)
 
+    def require_toolchain(self) -> None:
+        """Raise ToolchainError, saying what to install, when a tool of this board is missing."""
+        from ..errors import ToolchainError
+
+        for tool in [self.toolchain] + ([self.flasher] if self.flasher else []):
+            if shutil.which(tool) is None:
+                raise ToolchainError(
+                    f"{tool} is not on PATH, and board {self.name} needs it; "
+                    f"{self.install_hint or 'install it'}",
+                    tool=tool,
+                )
+
     def firmware_dir(self) -> Path:
         from ..resources import firmware_dir
 

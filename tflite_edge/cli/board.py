@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "CPU, nominal clock, flash and RAM budget, and whether its toolchain is installed.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--check", metavar="BOARD",
+                   help="exit 2 with what to install if BOARD's toolchain is missing")
     p.set_defaults(func=_boards)
 
     p = subparsers.add_parser(
@@ -97,7 +99,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _boards(args: argparse.Namespace) -> int:
-    from ..boards import boards
+    from ..boards import boards, get_board
+
+    if args.check:
+        board = get_board(args.check)
+        board.require_toolchain()
+        print(f"{board.name}: {board.toolchain} present")
+        return 0
 
     rows = []
     for b in boards().values():
