@@ -1041,6 +1041,19 @@ def _folded_bias(ctx: EmitContext, bias: TensorView | None, x: TensorView, rows:
     return ctx.const_array("bias", wrapped)
 
 
+def _raw_bias(ctx: EmitContext, bias: TensorView | None, channels: int) -> str:
+    """The C name of the model's own bias (zeros without one), for windows the padding clips."""
+    if bias is None:
+        return ctx.const_array("bias_raw", np.zeros(channels, np.int32))
+    return ctx.const_array("bias_raw", np.asarray(bias.data, dtype=np.int32).ravel())
+
+
+def _window_clipped(size: int, k: int, stride: int, dilation: int, pad: int, out: int) -> bool:
+    """Whether any output's window along one dimension reaches into the padding."""
+    last_end = (out - 1) * stride - pad + (k - 1) * dilation + 1
+    return out > 0 and (pad > 0 or last_end > size)
+
+
 def _multipliers(ctx: EmitContext, x: TensorView, w: TensorView, y: TensorView, channels: int):
     """(multiplier array name, shift array name, per_channel flag) as TFLM computes them."""
     scales = np.asarray(w.quant.scale, dtype=np.float32).ravel()
@@ -1087,6 +1100,19 @@ def _conv2d(ctx: EmitContext) -> str:
     rows = np.asarray(w.data).reshape(oc, -1)
     bias = _folded_bias(ctx, b, x, rows)
     sparse = _maybe_sparse(ctx, rows)
+    if not sparse and kh == kw == 1 and sh == sw == 1 and fic == ic and (oh, ow) == (ih, iw):
+        # a pointwise conv is a GEMM of pixels by channels: the fully connected kernel
+        fc = ctx.const_struct(
+            "params",
+            "tfle_fc_params",
+            "{" + ", ".join(str(v) for v in (
+                n * oh * ow, ic, oc, -x.zero_point, 0, y.zero_point, amin, amax, per_channel,
+            )) + "}",
+        )  # fmt: skip
+        return (
+            f"tfle_fully_connected_s8(&{fc}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, "
+            f"{y.expr});"
+        )
     params = ctx.const_struct(
         "params",
         "tfle_conv_params",
@@ -1097,6 +1123,14 @@ def _conv2d(ctx: EmitContext) -> str:
     )  # fmt: skip
     if sparse:
         return f"tfle_conv2d_sparse_s8(&{params}, {x.expr}, &{sparse}, {bias}, {mult}, {shift}, {y.expr});"
+    if fic == ic and dw == 1:
+        # every filter row (kx, ic) is contiguous in the input: the blocked kernel
+        clipped = _window_clipped(ih, kh, sh, dh, ph, oh) or _window_clipped(iw, kw, sw, 1, pw, ow)
+        raw = _raw_bias(ctx, b, oc) if clipped else bias
+        return (
+            f"tfle_conv2d_rows_s8(&{params}, {x.expr}, {w.expr}, {bias}, {raw}, {mult}, "
+            f"{shift}, {y.expr});"
+        )
     return f"tfle_conv2d_s8(&{params}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, {y.expr});"
 
 
@@ -1143,6 +1177,21 @@ def _depthwise(ctx: EmitContext) -> str:
     if sparse:
         return (
             f"tfle_depthwise_conv2d_sparse_s8(&{params}, {x.expr}, &{sparse}, {bias}, "
+            f"{mult}, {shift}, {y.expr});"
+        )
+    clipped = _window_clipped(ih, kh, sh, dh, ph, oh) or _window_clipped(iw, kw, sw, dw, pw, ow)
+    raw = _raw_bias(ctx, b, oc) if clipped and (ic == 1 and dw == 1 or mult_d == 1) else bias
+    if ic == 1 and dw == 1:
+        # one input channel: a CONV_2D whose filter is the depthwise one transposed to OHWI
+        # (the conv kernel reads the same parameters and ignores the depth multiplier)
+        filt = ctx.const_array("filter", np.transpose(np.asarray(w.data), (3, 1, 2, 0)))
+        return (
+            f"tfle_conv2d_rows_s8(&{params}, {x.expr}, {filt}, {bias}, {raw}, {mult}, "
+            f"{shift}, {y.expr});"
+        )
+    if mult_d == 1:
+        return (
+            f"tfle_depthwise_conv2d_dm1_s8(&{params}, {x.expr}, {w.expr}, {bias}, {raw}, "
             f"{mult}, {shift}, {y.expr});"
         )
     return (

@@ -2,27 +2,73 @@
  * Bit-exact with TFLM's reference_integer_ops::FullyConnected / FullyConnectedPerChannel.
  * `bias` is the folded bias (see tfle_kernels.h); weights have zero point 0, as TFLM's int8
  * weights always do, so the inner loop is sum(w * x). */
+#include "tfle_dsp.h"
 #include "tfle_kernels.h"
 
 static inline int8_t requantize(const tfle_fc_params *p, int32_t sum, const int32_t *bias,
                                 const int32_t *mult, const int8_t *shift, int32_t ch) {
   const int32_t q = p->per_channel ? ch : 0;
   int32_t acc = tfle_wrap_add(bias[ch], sum);
-  acc = tfle_mbqm(acc, mult[q], shift[q]);
+  acc = tfle_requantize(acc, mult[q], shift[q]);
   acc += p->output_offset;
   return (int8_t)tfle_clamp_i32(acc, p->act_min, p->act_max);
 }
 
+/* A GEMM: out[m][n] = in[m] . w[n] over in_depth, m < batches (pixels, for a 1x1 conv),
+ * n < out_depth. Two rows by two channels at a time, so each loaded word feeds two
+ * multiply-accumulates; a single row (batch 1) goes four channels at a time. */
 void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
                              const int8_t *shift, int8_t *output) {
-  int32_t b, oc;
-  for (b = 0; b < p->batches; b++) {
-    const int8_t *in = input + b * p->in_depth;
-    for (oc = 0; oc < p->out_depth; oc++) {
-      const int8_t *w = filter + oc * p->in_depth;
-      const int32_t sum = tfle_dot_s8(w, in, p->in_depth);
-      output[b * p->out_depth + oc] = requantize(p, sum, bias, mult, shift, oc);
+  const tfle_requant r = tfle_requant_of(bias, mult, shift, p->per_channel, p->output_offset,
+                                         p->act_min, p->act_max);
+  const int32_t k = p->in_depth, n_out = p->out_depth, batches = p->batches;
+  int32_t m = 0, n;
+  for (; m + 2 <= batches; m += 2) {
+    const int8_t *x = input + m * k;
+    int8_t *y = output + m * n_out;
+    for (n = 0; n + 2 <= n_out; n += 2) {
+      int32_t acc[4] = {0, 0, 0, 0};
+      tfle_channel c0, c1;
+      tfle_mk_2x2(x, k, filter + n * k, k, k, 0, 0, acc);
+      c0 = tfle_channel_of(&r, n);
+      c1 = tfle_channel_of(&r, n + 1);
+      y[n] = tfle_out(&r, &c0, acc[0]);
+      y[n + 1] = tfle_out(&r, &c1, acc[1]);
+      y[n + n_out] = tfle_out(&r, &c0, acc[2]);
+      y[n + n_out + 1] = tfle_out(&r, &c1, acc[3]);
+    }
+    if (n < n_out) {
+      int32_t acc[2] = {0, 0};
+      tfle_channel c;
+      tfle_mk_2x1(x, k, filter + n * k, k, 0, 0, acc);
+      c = tfle_channel_of(&r, n);
+      y[n] = tfle_out(&r, &c, acc[0]);
+      y[n + n_out] = tfle_out(&r, &c, acc[1]);
+    }
+  }
+  if (m < batches) {
+    const int8_t *x = input + m * k;
+    int8_t *y = output + m * n_out;
+    for (n = 0; n + 4 <= n_out; n += 4) {
+      int32_t acc[4] = {0, 0, 0, 0};
+      tfle_channel c0, c1, c2, c3;
+      tfle_mk_1x4(x, filter + n * k, k, k, acc);
+      c0 = tfle_channel_of(&r, n);
+      c1 = tfle_channel_of(&r, n + 1);
+      c2 = tfle_channel_of(&r, n + 2);
+      c3 = tfle_channel_of(&r, n + 3);
+      y[n] = tfle_out(&r, &c0, acc[0]);
+      y[n + 1] = tfle_out(&r, &c1, acc[1]);
+      y[n + 2] = tfle_out(&r, &c2, acc[2]);
+      y[n + 3] = tfle_out(&r, &c3, acc[3]);
+    }
+    for (; n < n_out; n++) {
+      int32_t acc[1] = {0};
+      tfle_channel c;
+      tfle_mk_1x1(x, filter + n * k, k, 0, 0, acc);
+      c = tfle_channel_of(&r, n);
+      y[n] = tfle_out(&r, &c, acc[0]);
     }
   }
 }

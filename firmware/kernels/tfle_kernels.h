@@ -56,6 +56,19 @@ void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
 void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
                               const int8_t *filter, const int32_t *bias, const int32_t *mult,
                               const int8_t *shift, int8_t *output);
+/* Specialised CONV_2D for groups == 1 and dil_w == 1 (a filter row is contiguous in the
+ * input): two pixels by two channels at a time. `bias_raw` is the model's bias, used where a
+ * window is clipped by the padding (the folded `bias` elsewhere); it may equal `bias` when no
+ * window is clipped. */
+void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, const int32_t *bias_raw, const int32_t *mult,
+                         const int8_t *shift, int8_t *output);
+/* Specialised DEPTHWISE_CONV_2D for depth_multiplier == 1: four channels at a time.
+ * `bias_raw` as for tfle_conv2d_rows_s8. */
+void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias,
+                                  const int32_t *bias_raw, const int32_t *mult,
+                                  const int8_t *shift, int8_t *output);
 /* Sparse depthwise: rows are output channels over the (ky, kx) positions. */
 void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
                                      const tfle_sparse_weights *filter, const int32_t *bias,
