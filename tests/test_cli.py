@@ -41,3 +41,43 @@ def test_version():
 
     res = cli("--version")
     assert res.stdout.strip() == f"tflite-edge {__version__}"
+
+
+def _one_line_exit_2(res, *needles: str) -> None:
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def _leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_bad_output_paths_are_one_line_errors_and_write_nothing(models_dir, tmp_path):
+    import numpy as np
+
+    model = str(models_dir / "hello_world_int8.tflite")
+    out_dir = tmp_path / "a-directory"
+    out_dir.mkdir()
+    np.save(tmp_path / "in.npy", np.zeros((2, 1), np.int8))
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 1), np.float32))
+    cases = [
+        (["flash", "--board", "host", "--model", model, "--results", str(out_dir)],
+         "is a directory"),
+        (["flash", "--board", "host", "--model", model, "--results",
+          str(tmp_path / "missing" / "r.json")], "does not exist"),
+        (["run", "--board", "host", "--model", model, "--input", str(tmp_path / "in.npy"),
+          "-o", str(tmp_path / "missing" / "o.npy")], "does not exist"),
+        (["run", "--board", "host", "--model", model, "--input", str(tmp_path / "d.npz"),
+          "-o", str(tmp_path / "o.npy")], "is an .npz archive"),
+        (["validate", "--board", "host", "--model", model, "--data", str(tmp_path / "d.npz"),
+          "-o", str(out_dir)], "is a directory"),
+        (["render", model, "-o", "/proc/tflite-edge-cannot-write-here"], ""),
+        (["inspect", "/proc/self/mem"], ""),
+    ]
+    for args, needle in cases:
+        _one_line_exit_2(cli(*args), needle)
+    assert _leftovers(tmp_path) == [] and _leftovers(out_dir) == []
+    assert not (tmp_path / "o.npy").exists()

@@ -246,7 +246,7 @@ def test_make_flash_prints_the_latency_table_read_over_serial(boots, references)
     assert "per layer" in out and "CONV_2D" in out
     _, crc = references(model)
     assert f"output crc32 {crc}" in out
-    assert f"output crc32 {crc} equals the TFLM interpreter's on the same input" in out
+    assert "the board's output equals the TFLM interpreter's on the same input" in out
     # A second boot of the same image counts exactly the same instructions.
     cycles = boots("kws_ref_model.tflite", "qemu-m4").result.session.runs[0]["cycles"]
     row = next(line for line in out.splitlines() if line.startswith("cycles (emulated"))

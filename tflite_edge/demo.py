@@ -6,7 +6,6 @@ board -> latency over serial -> every test sample validated on the board -> repo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +115,7 @@ class DemoResult:
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> Path:
-    from .validation import write_json
+    from .files import write_json
 
     return write_json(path, doc)
 
@@ -142,13 +141,21 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train, test = digits_data()
-    np.savez(out / "digits_test.npz", x=test[0], y=test[1])
+    import io
+
+    from .files import write_atomic
+
+    buf = io.BytesIO()
+    np.savez(buf, x=test[0], y=test[1])
+    write_atomic(out / "digits_test.npz", buf.getvalue())
 
     stage(f"training the float digits CNN ({epochs} epochs, {len(train[0])} samples)")
     float_model = train_digits_cnn(train, epochs=epochs, verbose=1 if progress else 0)
 
-    stage("QAT without pruning -> int8 (the dense reference)")
-    dense = convert(float_model, train_data=train, validation_data=test, progress=progress)
+    dense = None
+    if not convert_only:
+        stage("QAT without pruning -> int8 (the dense reference for the report)")
+        dense = convert(float_model, train_data=train, validation_data=test, progress=progress)
     stage(f"pruning to {sparsity:.0%} with PQAT -> int8")
     pruned = convert(float_model, train_data=train, validation_data=test, sparsity=sparsity,
                      progress=progress)
@@ -162,12 +169,15 @@ def run_demo(
         "variants": [
             {"name": "float", "bytes": m["float_bytes"], "accuracy": m["float_accuracy"],
              "sparsity": 0.0},
-            {"name": "int8 QAT", "bytes": dense.metrics["tflite_bytes"],
-             "accuracy": dense.metrics["int8_accuracy"], "sparsity": dense.metrics["sparsity"]},
             {"name": f"int8 pruned {sparsity:.0%}", "bytes": m["tflite_bytes"],
              "accuracy": m["int8_accuracy"], "sparsity": m["sparsity"]},
         ],
     }
+    if dense is not None:
+        d = dense.metrics
+        conversion["variants"].insert(1, {"name": "int8 QAT", "bytes": d["tflite_bytes"],
+                                          "accuracy": d["int8_accuracy"],
+                                          "sparsity": d["sparsity"]})
     files = [model_path, _write_json(out / "conversion.json", conversion)]
     result = DemoResult(out_dir=out, model_path=model_path, conversion=conversion, files=files)
     if convert_only:
@@ -178,14 +188,13 @@ def run_demo(
 
 def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stage, progress):
     from . import flash, report, validate
-    from .tflm import Reference
 
     out = result.out_dir
     stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")
     flashed = flash(result.model_path, board=board, runtime=runtime, runs=runs,
-                    out_dir=out / f"build-{board}", jsonl=out / "serial.jsonl")
+                    out_dir=out / f"build-{board}", jsonl=out / "serial.jsonl",
+                    on_stage=lambda msg: stage("  " + msg))
     fdoc = {"kind": "flash", **flashed.to_dict()}
-    fdoc["tflm_arena"] = vars(Reference(result.model_path).arena())
     result.flash = fdoc
     result.files.append(_write_json(out / "flash.json", fdoc))
 
@@ -199,5 +208,5 @@ def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stag
     docs = [result.conversion, fdoc, result.validation]
     result.report = report(docs, out=out / "report.html")
     result.files += [result.report, report(docs, out=out / "report.md", format="md")]
-    (out / "summary.json").write_text(json.dumps({"summary": result.summary()}) + "\n")
+    _write_json(out / "summary.json", {"summary": result.summary()})
     return result

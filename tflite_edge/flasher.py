@@ -80,6 +80,7 @@ class FlashResult:
     build: BuildResult | None = None
     project_dir: Path | None = None
     tflm_crc32: str | None = None  # the TFLM interpreter's output CRC32 on the same input
+    tflm_arena: dict[str, int] | None = None  # TFLM's arena for the same model (total/head/tail)
 
     @property
     def matches_tflm(self) -> bool | None:
@@ -131,8 +132,8 @@ class FlashResult:
         lines.append(self.table())
         if self.matches_tflm is not None:
             lines.append(
-                f"output crc32 {self.output_crc32} "
-                + ("equals" if self.matches_tflm else f"DIFFERS from ({self.tflm_crc32})")
+                "the board's output "
+                + ("equals" if self.matches_tflm else f"DIFFERS from (crc32 {self.tflm_crc32})")
                 + " the TFLM interpreter's on the same input"
             )
         lines.append(
@@ -176,17 +177,16 @@ class FlashResult:
             "output_crc32": self.output_crc32,
             "tflm_output_crc32": self.tflm_crc32,
             "output_matches_tflm": self.matches_tflm,
+            "tflm_arena": self.tflm_arena,
             "port": self.port,
             "notes": s.notes(),
         }
 
     def save(self, path: str | Path) -> Path:
         """Write to_dict() as JSON (atomically) and return the path."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
-        return path
+        from .files import write_json
+
+        return write_json(path, self.to_dict())
 
 
 # --------------------------------------------------------------------------- public API
@@ -204,6 +204,7 @@ def flash(
     timeout: float = DEFAULT_TIMEOUT,
     jsonl: str | Path | IO[str] | None = None,
     on_record: Callable[[Any], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FlashResult:
     """Render, build and flash `model` on `board`, then read its timed runs over serial.
 
@@ -222,6 +223,7 @@ def flash(
         timeout=timeout,
         jsonl=jsonl,
         on_record=on_record,
+        on_stage=on_stage,
     ) as device:
         return device.result
 
@@ -270,6 +272,7 @@ def start(
     timeout: float = DEFAULT_TIMEOUT,
     jsonl: str | Path | IO[str] | None = None,
     on_record: Callable[[Any], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Device:
     """Flash and boot `model` on `board` and read its boot records; the Device stays open.
 
@@ -300,8 +303,10 @@ def start(
     link: _Link | None = None
     device: Device | None = None
     try:
-        link, built, project = _bring_up(m, b, runtime, port, runs, profile, work)
+        stage = on_stage or (lambda _msg: None)
+        link, built, project = _bring_up(m, b, runtime, port, runs, profile, work, stage)
         device = Device(m, b, runtime, link, work, timeout, jsonl, built, project)
+        stage(f"reading the boot records of {b.name} over serial")
         device.boot(on_record)
         return device
     except BaseException:
@@ -406,6 +411,7 @@ class Device:
             build=self._build,
             project_dir=self._project,
             tflm_crc32=_tflm_crc32(self.model),
+            tflm_arena=_tflm_arena(self.model),
         )
         return self.result
 
@@ -491,6 +497,17 @@ class Device:
         self.close()
 
 
+def _tflm_arena(model: Model) -> dict[str, int] | None:
+    """TFLM's arena for the model, measured with the interpreter (None if TFLM cannot run it)."""
+    from .inspector import measure_arena
+
+    try:
+        a = measure_arena(model)
+    except TFLiteEdgeError:
+        return None
+    return {"total": a.total, "head": a.head, "tail": a.tail}
+
+
 def _tflm_crc32(model: Model) -> str | None:
     """CRC32 of the TFLM interpreter's output on the harness's known input (None if TFLM
     cannot run the model)."""
@@ -537,9 +554,17 @@ class _Workdir:
 
 
 def _bring_up(
-    m: Model, b: Board, runtime: str, port: str | None, runs: int, profile: bool, work: _Workdir
+    m: Model,
+    b: Board,
+    runtime: str,
+    port: str | None,
+    runs: int,
+    profile: bool,
+    work: _Workdir,
+    stage: Callable[[str], None],
 ) -> tuple[_Link, BuildResult | None, Path | None]:
     if b.family == "esp-idf":
+        stage(f"building and flashing with {b.toolchain}")
         return _bring_up_esp_idf(m, b, runtime, port, runs, profile, work)
     if b.family == "host" and runtime == "tflm":
         model_path = work.path / f"{m.c_identifier()}.tflite"
@@ -568,8 +593,12 @@ def _bring_up(
                     f"{tool} is not on PATH, and board {b.name} needs it; {b.install_hint}",
                     tool=tool,
                 )
+    stage(f"rendering the {runtime} firmware for {b.name}")
     project = _render(m, b, runtime, runs, profile, work)
+    stage(f"building with {b.toolchain}")
     built = build(project, b)
+    where = "the host binary" if b.family == "host" else f"QEMU {b.qemu_machine}"
+    stage(f"flashing: starting {where}")
     if b.family == "host":
         return (
             _PtyProcess(

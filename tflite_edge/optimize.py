@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
+from .files import write_atomic  # noqa: F401  (public here since the start)
 
 # How many training inputs the converter sees to calibrate activation ranges.
 REPRESENTATIVE_SAMPLES = 200
@@ -81,24 +82,6 @@ class ConversionResult:
         for w in m.get("warnings", []):
             lines.append(f"warning: {w}")
         return "\n".join(lines)
-
-
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write bytes to path through a temp file and a rename, so no half-written file remains."""
-    path = Path(path)
-    if path.is_dir():
-        raise TFLiteEdgeError(f"output path {str(path)!r} is a directory; pass a file name")
-    if not path.parent.is_dir():
-        raise TFLiteEdgeError(f"output folder {str(path.parent)!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --------------------------------------------------------------------------- imports

@@ -597,8 +597,8 @@ def _inspect_out_dir(out: Path, force: bool) -> tuple[str, list[str]]:
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     raise OutputExistsError(
         f"output directory {str(out)!r} holds files tflite-edge did not write ({shown}); "
-        "pass an empty or new directory, or --force to write into it anyway "
-        "(files of the same name are overwritten, others are left alone)",
+        "pass an empty or new directory, or force=True (render --force) to write into it "
+        "anyway (files of the same name are overwritten, others are left alone)",
         path=str(out),
     )
 

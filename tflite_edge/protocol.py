@@ -333,8 +333,8 @@ def _open_log(jsonl: str | Path | IO[str] | None) -> tuple[IO[str] | None, bool]
         return path.open("a", encoding="utf-8"), True
     except OSError as err:
         raise TFLiteEdgeError(
-            f"cannot append the record log to {path}: {err}; pass --out a file in an "
-            "existing, writable folder"
+            f"cannot append the record log to {path}: {err}; pass a log file (monitor --out, "
+            "flash --log) in an existing, writable folder"
         ) from err
 
 

@@ -3,9 +3,6 @@ with the TFLM interpreter bit for bit, and with the labels and the float model f
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
+from .files import write_json
 from .model import Model, load_model
 from .tflm import Reference
 
@@ -58,18 +56,6 @@ class ValidationResult:
     def save(self, path: str | Path) -> Path:
         """Write the JSON document atomically."""
         return write_json(path, self.to_dict())
-
-
-def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
-    """Write one JSON document atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
 
 
 def quantize_inputs(model: Model, x: np.ndarray) -> np.ndarray:

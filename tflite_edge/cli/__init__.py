@@ -13,6 +13,7 @@ import json
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import TFLiteEdgeError
@@ -57,6 +58,32 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot turn {type(value).__name__} into JSON")
 
 
+def positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` that must be > 0."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+        return value
+
+    return parse
+
+
+def stage_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """A callback printing `==> stage` lines on stderr for a person, or None when quiet."""
+    if not show_progress(args):
+        return None
+
+    def stage(message: str) -> None:
+        print(f"==> {message}", file=sys.stderr, flush=True)
+
+    return stage
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Progress bars only for a person: not with --quiet, --json, or when stderr is no TTY."""
     if getattr(args, "quiet", False) or getattr(args, "json", False):
@@ -72,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except TFLiteEdgeError as err:
         print(f"tflite-edge {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a path we were told to read or write
+        where = f" {err.filename!r}" if err.filename else ""
+        print(
+            f"tflite-edge {args.command}: error: cannot use{where}: {err.strerror or err}; "
+            "check the path exists and is writable",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"tflite-edge {args.command}: interrupted", file=sys.stderr)

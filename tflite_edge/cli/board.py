@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import print_json, show_progress
-
-
-def _positive(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
-        return value
-
-    return parse
+from . import positive, print_json, show_progress, stage_printer
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("project", type=Path, metavar="DIR", help="the rendered project directory")
     p.add_argument("--board", help="the board (default: the one the project was rendered for)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_build)
 
     board_help = f"board name (default {DEFAULT_BOARD}; see `tflite-edge boards`)"
@@ -68,13 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
     )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
-    p.add_argument("--runs", type=_positive(int), default=10, help="timed runs (default 10)")
+    p.add_argument("--runs", type=positive(int), default=10, help="timed runs (default 10)")
     p.add_argument("--no-profile", action="store_true", help="no per-layer cycle counts")
-    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
+    p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
     p.add_argument("--out", type=Path, help="keep the project and its build in this directory")
     p.add_argument("--log", type=Path, help="append every serial record to this JSONL file")
     p.add_argument("--results", type=Path, help="also write the JSON document to this file")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress lines, no live serial echo")
     p.set_defaults(func=_flash)
 
     p = subparsers.add_parser(
@@ -92,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
     )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
-    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
+    p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
@@ -159,6 +146,9 @@ def _kib(n: int) -> str:
 def _build(args: argparse.Namespace) -> int:
     from ..builder import build
 
+    stage = stage_printer(args)
+    if stage:
+        stage(f"building {args.project}")
     result = build(args.project, args.board)
     if args.json:
         print_json(result.to_dict())
@@ -178,8 +168,13 @@ def _echo(args: argparse.Namespace) -> Any:
 
 
 def _flash(args: argparse.Namespace) -> int:
+    from ..files import check_output_path
     from ..flasher import flash
 
+    if args.results:  # before minutes of building and flashing, not after
+        check_output_path(args.results)
+    if args.log:
+        check_output_path(args.log)
     result = flash(
         args.model,
         board=args.board,
@@ -191,6 +186,7 @@ def _flash(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         jsonl=args.log,
         on_record=_echo(args),
+        on_stage=stage_printer(args),
     )
     if args.results:
         result.save(args.results)
@@ -205,11 +201,10 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import DataError
+    from ..files import check_output_path
     from ..flasher import run
 
-    folder = args.output.parent if str(args.output.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"cannot write {args.output}: folder {folder} does not exist")
+    check_output_path(args.output)
     try:
         inputs = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -217,6 +212,11 @@ def _run(args: argparse.Namespace) -> int:
             f"cannot read inputs from {args.input}: {err}; pass a .npy file "
             "(numpy.save) of input tensors"
         ) from err
+    if not isinstance(inputs, np.ndarray):  # an .npz archive
+        raise DataError(
+            f"{args.input} is an .npz archive of {', '.join(inputs.files) or 'nothing'}; pass "
+            "one .npy array of input tensors (numpy.save(path, x))"
+        )
     bar = callback = None
     if show_progress(args):
         from tqdm import tqdm
@@ -262,14 +262,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_npy(path: Path, array: Any) -> None:
     """np.save, atomically: a failure leaves no half-written file behind."""
+    import io
+
     import numpy as np
 
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..files import write_atomic
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    write_atomic(path, buf.getvalue())

@@ -7,6 +7,7 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the sub-command of this module."""
     p = sub.add_parser("demo", help="digits CNN -> prune + QAT -> int8 -> board -> report",
                        description="Train a small CNN on scikit-learn's digits, prune it to 75%% "
                        "with PQAT, convert to int8, compile for the board, flash it, read the "

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from . import print_json, show_progress
-
-
-def _positive(kind: type) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
-        return value
-
-    return parse
+from . import positive, print_json, show_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,11 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="device or pyserial URL: /dev/ttyUSB0, /dev/pts/3, socket://HOST:PORT, "
         "rfc2217://HOST:PORT, loop://",
     )
-    p.add_argument("--baud", type=_positive(int), default=115200, help="baud rate (115200)")
-    p.add_argument("--runs", type=_positive(int), help="stop after this many timed runs")
+    p.add_argument("--baud", type=positive(int), default=115200, help="baud rate (115200)")
+    p.add_argument("--runs", type=positive(int), help="stop after this many timed runs")
     p.add_argument(
         "--timeout",
-        type=_positive(float),
+        type=positive(float),
         default=30.0,
         help="seconds the board may stay silent before giving up (30)",
     )

@@ -40,13 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "theirs are left alone)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..project import render
-    from . import print_json
+    from . import print_json, stage_printer
 
+    stage = stage_printer(args)
+    if stage:
+        stage(f"rendering {args.runtime} for {args.board} (measuring TFLM's arena, compiling)")
     result = render(
         args.model,
         board=args.board,

@@ -8,6 +8,7 @@ from . import print_json, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the sub-command of this module."""
     p = sub.add_parser("validate", help="run data samples on the board, compare with TFLM",
                        description="Stream input samples to the board over serial, read each "
                        "output back, and compare with the TFLM interpreter and the labels.")
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True,
                    help=".npz with x (float or int8 samples) and optional y (labels)")
     p.add_argument("--runtime", default="aot", choices=["aot", "tflm"])
-    p.add_argument("--port", help="serial port or pyserial URL of a board already flashed")
+    p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--samples", type=int, help="validate only the first N samples")
     p.add_argument("--keras", help="the float Keras model, to report its accuracy beside")
     p.add_argument("-o", "--out", help="also write the JSON document to this file")
