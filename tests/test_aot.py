@@ -334,6 +334,35 @@ def _cases():
         "max_pool_same_stride2": (
             lambda: [L.MaxPooling2D(3, strides=2, padding="same")], (9, 7, 2), {},
             ["MAX_POOL_2D"]),
+        # shapes for the specialised kernels' edges (see KERNEL_OF below)
+        "conv_rows_bottom_pad_odd_channels": (
+            lambda: [L.Conv2D(5, 3, strides=2, padding="same")], (8, 7, 6), {}, ["CONV_2D"]),
+        "conv_rows_kernel_wider_than_input": (
+            lambda: [L.Conv2D(4, (3, 7), padding="same", activation="relu")], (4, 5, 3), {},
+            ["CONV_2D"]),
+        "conv_rows_one_channel_10x4_stride2": (
+            lambda: [L.Conv2D(6, (10, 4), strides=2, padding="same")], (25, 10, 1), {},
+            ["CONV_2D"]),
+        "conv_1x1_stride2": (
+            lambda: [L.Conv2D(6, 1, strides=2)], (7, 7, 5), {}, ["CONV_2D"]),
+        "conv_1x1_odd_pixels_channels": (
+            lambda: [L.Conv2D(7, 1, activation="relu")], (3, 5, 9), {}, ["CONV_2D"]),
+        "depthwise_dm1_7ch_stride2": (
+            lambda: [L.DepthwiseConv2D(3, strides=2, padding="same")], (9, 8, 7), {},
+            ["DEPTHWISE_CONV_2D"]),
+        "depthwise_dm1_dilated_relu6": (
+            lambda: [L.DepthwiseConv2D(3, dilation_rate=2, padding="same"), L.ReLU(6.0)],
+            (9, 9, 6), {}, ["DEPTHWISE_CONV_2D"]),
+        "depthwise_one_channel_multiplier4": (
+            lambda: [L.DepthwiseConv2D((4, 3), depth_multiplier=4, strides=(2, 1),
+                                       padding="same")],
+            (9, 7, 1), {}, ["DEPTHWISE_CONV_2D"]),
+        "depthwise_one_channel_dilated_width": (
+            lambda: [L.DepthwiseConv2D(3, dilation_rate=(1, 2), depth_multiplier=2,
+                                       padding="same")],
+            (6, 8, 1), {}, ["DEPTHWISE_CONV_2D"]),
+        "dense_batches_odd": (
+            lambda: [L.Dense(10)], (5, 33), {}, ["FULLY_CONNECTED"]),
         "softmax": (lambda: [L.Softmax()], (10,), {}, ["SOFTMAX"]),
         "softmax_rows": (lambda: [L.Softmax()], (3, 6), {}, ["SOFTMAX"]),
         # Keras has no softmax beta; the option is set in the flatbuffer after conversion
@@ -376,6 +405,41 @@ def test_single_op_bit_exact(case, op_models, tmp_path):
     if set(expected_ops) & {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}:
         sparse = assert_bit_exact(tfl, tmp_path / "sparse", sparse=True)
         assert sparse.sparse_layers
+
+
+# The kernel each weighted case compiles to (dense), so that every specialised path, and every
+# general one it falls back to, is checked against TFLM by test_single_op_bit_exact.
+KERNEL_OF = {
+    "conv_valid_relu": "tfle_conv2d_rows_s8",
+    "conv_same_stride2": "tfle_conv2d_rows_s8",
+    "conv_dilated_valid_relu_n1_to_1": "tfle_conv2d_rows_s8",
+    "conv_rows_bottom_pad_odd_channels": "tfle_conv2d_rows_s8",
+    "conv_rows_kernel_wider_than_input": "tfle_conv2d_rows_s8",
+    "conv_rows_one_channel_10x4_stride2": "tfle_conv2d_rows_s8",
+    "conv_1x1_stride2": "tfle_conv2d_rows_s8",
+    "conv_dilated_same": "tfle_conv2d_s8",
+    "conv_grouped": "tfle_conv2d_s8",
+    "conv_1x1_no_bias": "tfle_fully_connected_s8",
+    "conv_1x1_odd_pixels_channels": "tfle_fully_connected_s8",
+    "depthwise_same_relu": "tfle_depthwise_conv2d_dm1_s8",
+    "depthwise_valid_stride2_relu6": "tfle_depthwise_conv2d_dm1_s8",
+    "depthwise_dm1_7ch_stride2": "tfle_depthwise_conv2d_dm1_s8",
+    "depthwise_dm1_dilated_relu6": "tfle_depthwise_conv2d_dm1_s8",
+    "depthwise_one_channel_multiplier4": "tfle_conv2d_rows_s8",
+    "depthwise_one_channel_dilated_width": "tfle_depthwise_conv2d_s8",
+    "depthwise_multiplier3_stride21": "tfle_depthwise_conv2d_s8",
+    "depthwise_dilated_multiplier2": "tfle_depthwise_conv2d_s8",
+    "dense_per_channel": "tfle_fully_connected_s8",
+    "dense_batches_odd": "tfle_fully_connected_s8",
+}
+
+
+@pytest.mark.parametrize("case", sorted(KERNEL_OF))
+def test_single_op_kernel_choice(case, op_models, tmp_path):
+    """The compiler picks the kernel KERNEL_OF names, and no other conv/FC kernel."""
+    compile_aot(op_models(case), tmp_path, sparse=False)
+    calls = re.findall(r"\b(tfle_\w+_s8)\(", (tmp_path / "tfle_model.c").read_text())
+    assert calls == [KERNEL_OF[case]]
 
 
 def test_single_op_options_are_covered(op_models):
@@ -531,7 +595,8 @@ def run_on_qemu(tflite: bytes, board: str, xs: np.ndarray, work: Path, timeout: 
 
 
 def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
-    """The Cortex-M4 build (SMLAD dot products, odd lengths) on the emulated board."""
+    """The Cortex-M4 build (the DSP paths: SXTB16/SMLAD blocks, odd lengths and channel counts,
+    clipped windows) of every specialised kernel on the emulated board, against TFLM."""
     L = keras().layers
     odd = randomize(
         single_layer_model(
@@ -540,9 +605,33 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
         ),
         seed=5,
     )
-    for name, tfl in (("odd", convert_keras(odd)), ("sparse_cnn", sparse_cnn[1])):
+    depthwise = randomize(
+        single_layer_model(
+            [
+                L.DepthwiseConv2D((4, 3), depth_multiplier=6, strides=2, padding="same"),
+                L.DepthwiseConv2D(3, padding="same", activation="relu"),
+                L.DepthwiseConv2D(3, strides=2, padding="same"),
+                L.Conv2D(5, 3, strides=(1, 2), padding="same"),
+                L.Flatten(),
+                L.Dense(6),
+            ],
+            (11, 9, 1),
+        ),
+        seed=6,
+    )
+    kernels = set()
+    for name, tfl in (
+        ("odd", convert_keras(odd)),
+        ("depthwise", convert_keras(depthwise)),
+        ("sparse_cnn", sparse_cnn[1]),
+    ):
         ref = Reference(tfl)
         xs = random_inputs(ref, 8, seed=3)
         got = run_on_qemu(tfl, "qemu-m4", xs, tmp_path / name)
         want = ref.run(xs).reshape(len(xs), -1)
         assert np.array_equal(got, want), name
+        kernels |= set(
+            re.findall(r"\b(tfle_\w+_s8)\(", (tmp_path / name / "tfle_model.c").read_text())
+        )
+    specialised = {"tfle_conv2d_rows_s8", "tfle_depthwise_conv2d_dm1_s8", "tfle_fully_connected_s8"}
+    assert specialised <= kernels
