@@ -43,6 +43,39 @@ def digits():
     return digits_data()
 
 
+def leftover_qemu() -> list[int]:
+    """qemu-system-arm processes of ours still alive: our children, or orphans we started."""
+    me, found = os.getpid(), []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes()
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        if b"qemu-system-arm" not in cmd.split(b"\0")[0] or b"tfle-qemu-" not in cmd:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+        if state != "Z" and ppid in (me, 1):
+            found.append(int(d.name))
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No emulator may outlive the suite: every test that boots QEMU must stop it."""
+    left = leftover_qemu()
+    if left:
+        for pid in left:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        print(f"\nqemu-system-arm processes outlived the tests (killed now): {left}")
+        session.exitstatus = 1
+
+
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     """Run a command, capture text output, never raise on a non-zero exit."""
     return subprocess.run(cmd, capture_output=True, text=True, **kw)

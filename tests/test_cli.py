@@ -5,10 +5,22 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from conftest import run
 
-COMMANDS = ["convert", "inspect", "render", "build", "flash", "run", "monitor", "validate",
-            "bench", "report", "boards"]
+COMMANDS = [
+    "convert",
+    "inspect",
+    "render",
+    "build",
+    "flash",
+    "run",
+    "monitor",
+    "validate",
+    "bench",
+    "report",
+    "boards",
+]
 
 
 def cli(*args: str):
@@ -64,16 +76,64 @@ def test_bad_output_paths_are_one_line_errors_and_write_nothing(models_dir, tmp_
     np.save(tmp_path / "in.npy", np.zeros((2, 1), np.int8))
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 1), np.float32))
     cases = [
-        (["flash", "--board", "host", "--model", model, "--results", str(out_dir)],
-         "is a directory"),
-        (["flash", "--board", "host", "--model", model, "--results",
-          str(tmp_path / "missing" / "r.json")], "does not exist"),
-        (["run", "--board", "host", "--model", model, "--input", str(tmp_path / "in.npy"),
-          "-o", str(tmp_path / "missing" / "o.npy")], "does not exist"),
-        (["run", "--board", "host", "--model", model, "--input", str(tmp_path / "d.npz"),
-          "-o", str(tmp_path / "o.npy")], "is an .npz archive"),
-        (["validate", "--board", "host", "--model", model, "--data", str(tmp_path / "d.npz"),
-          "-o", str(out_dir)], "is a directory"),
+        (
+            ["flash", "--board", "host", "--model", model, "--results", str(out_dir)],
+            "is a directory",
+        ),
+        (
+            [
+                "flash",
+                "--board",
+                "host",
+                "--model",
+                model,
+                "--results",
+                str(tmp_path / "missing" / "r.json"),
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "run",
+                "--board",
+                "host",
+                "--model",
+                model,
+                "--input",
+                str(tmp_path / "in.npy"),
+                "-o",
+                str(tmp_path / "missing" / "o.npy"),
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "run",
+                "--board",
+                "host",
+                "--model",
+                model,
+                "--input",
+                str(tmp_path / "d.npz"),
+                "-o",
+                str(tmp_path / "o.npy"),
+            ],
+            "is an .npz archive",
+        ),
+        (
+            [
+                "validate",
+                "--board",
+                "host",
+                "--model",
+                model,
+                "--data",
+                str(tmp_path / "d.npz"),
+                "-o",
+                str(out_dir),
+            ],
+            "is a directory",
+        ),
         (["render", model, "-o", "/proc/tflite-edge-cannot-write-here"], ""),
         (["inspect", "/proc/self/mem"], ""),
     ]

@@ -8,8 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import ROOT, run
 
+from conftest import ROOT, run
 from tflite_edge import tflm
 from tflite_edge.cli import main
 from tflite_edge.inspector import inspect

@@ -34,8 +34,21 @@ class _Images(HTMLParser):
 @pytest.mark.slow
 def test_demo_cli_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    res = run([sys.executable, "-m", "tflite_edge", "demo", "--out", str(out), "--epochs", "4",
-               "--runs", "3", "--quiet"])
+    res = run(
+        [
+            sys.executable,
+            "-m",
+            "tflite_edge",
+            "demo",
+            "--out",
+            str(out),
+            "--epochs",
+            "4",
+            "--runs",
+            "3",
+            "--quiet",
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     model = out / "digits_int8.tflite"
     conv = json.loads((out / "conversion.json").read_text())
@@ -54,8 +67,13 @@ def test_demo_cli_end_to_end(tmp_path):
     assert [v["name"] for v in conv["variants"]][0] == "float" and len(conv["variants"]) == 3
 
     # the summary a newcomer reads, and the report with its plots
-    for row in ("float accuracy (Keras)", "int8 accuracy (on device)", "bit-exact with TFLM",
-                "activation RAM", "latency (median)"):
+    for row in (
+        "float accuracy (Keras)",
+        "int8 accuracy (on device)",
+        "bit-exact with TFLM",
+        "activation RAM",
+        "latency (median)",
+    ):
         assert row in res.stdout
     page = _Images()
     page.feed((out / "report.html").read_text())

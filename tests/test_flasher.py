@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, run
+from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, leftover_qemu, run
 from tflite_edge.boards import get_board
 from tflite_edge.errors import (
     BoardError,
@@ -90,7 +90,7 @@ def boots():
         return cache[key]
 
     yield get
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []
 
 
 @pytest.fixture(scope="module")
@@ -107,26 +107,6 @@ def references():
         return cache[key]
 
     return get
-
-
-def _leftover_qemu() -> list[int]:
-    """qemu-system-arm processes of ours still alive: our children, or orphans we started."""
-    me, found = os.getpid(), []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes()
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        if b"qemu-system-arm" not in cmd.split(b"\0")[0] or b"tfle-qemu-" not in cmd:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if state != "Z" and ppid in (me, 1):
-            found.append(int(d.name))
-    return found
 
 
 def _check_boot(boot: Boot, model_path: Path, board: str, runtime: str, references) -> None:
@@ -251,7 +231,7 @@ def test_make_flash_prints_the_latency_table_read_over_serial(boots, references)
     cycles = boots("kws_ref_model.tflite", "qemu-m4").result.session.runs[0]["cycles"]
     row = next(line for line in out.splitlines() if line.startswith("cycles (emulated"))
     assert row.split()[-4:] == [f"{cycles:,}"] * 4
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []
 
 
 def test_flash_cli_json_results_and_log(tmp_path, references):
@@ -406,7 +386,7 @@ def test_tflm_on_qemu_without_a_tflm_checkout_says_to_set_tflm_dir(monkeypatch):
     monkeypatch.delenv("TFLM_DIR", raising=False)
     with pytest.raises(ToolchainError, match="TFLM_DIR is not set"):
         flash(SHARED_MODELS / "hello_world_int8.tflite", board="qemu-m4", runtime="tflm")
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []
 
 
 def _fake_board(monkeypatch, tmp_path, cmd: list[str]) -> list:
@@ -475,7 +455,7 @@ def test_interrupt_during_boot_stops_qemu(tmp_path):
             out_dir=tmp_path / "project",
             on_record=interrupt,
         )
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []
     assert (tmp_path / "project" / "build" / "firmware.elf").is_file()  # out_dir is kept
 
 
@@ -484,12 +464,12 @@ def test_an_error_inside_a_session_stops_qemu():
 
     with pytest.raises(RuntimeError, match="boom"):
         with start(SHARED_MODELS / "hello_world_int8.tflite", board="qemu-m4", runs=1) as dev:
-            assert _leftover_qemu() != []  # it is running now
+            assert leftover_qemu() != []  # it is running now
             raise RuntimeError("boom")
     assert dev.port is None
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []
     assert not flasher._LIVE
 
 
 def test_no_qemu_survives_this_module():
-    assert _leftover_qemu() == []
+    assert leftover_qemu() == []

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, run
 
+from conftest import ROOT, run
 from tflite_edge import tflm
 from tflite_edge.errors import ModelError
 from tflite_edge.inspector import inspect, weight_sparsity

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, run
 
 
@@ -23,8 +24,18 @@ def installed(tmp_path_factory) -> Path:
         pytest.fail("the packaging test needs a git checkout to know which files ship")
     target = tmp_path_factory.mktemp("site")
     res = run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
         cwd=target,
     )
     assert res.returncode == 0, res.stderr
@@ -32,21 +43,26 @@ def installed(tmp_path_factory) -> Path:
 
 
 def _installed_python(installed: Path, code: str) -> str:
-    res = run([sys.executable, "-c", code], cwd=installed.parent,
-              env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"})
+    res = run(
+        [sys.executable, "-c", code],
+        cwd=installed.parent,
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
+    )
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
 
 
-@pytest.mark.parametrize("folder,func", [("templates", "templates_dir"),
-                                         ("firmware", "firmware_dir")])
+@pytest.mark.parametrize(
+    "folder,func", [("templates", "templates_dir"), ("firmware", "firmware_dir")]
+)
 def test_trees_ship_with_the_package(installed, folder, func):
-    where = _installed_python(
-        installed, f"import tflite_edge.resources as r; print(r.{func}())"
-    )
+    where = _installed_python(installed, f"import tflite_edge.resources as r; print(r.{func}())")
     assert Path(where).is_relative_to(installed), where
-    shipped = {str(p.relative_to(where)) for p in Path(where).rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts}
+    shipped = {
+        str(p.relative_to(where))
+        for p in Path(where).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert _tracked(folder) <= shipped
 
 

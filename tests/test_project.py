@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, run
 
 import tflite_edge
+from conftest import ROOT, run
 from tflite_edge import BoardError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
 from tflite_edge.model import c_identifier, known_input, load_model
 from tflite_edge.project import MANIFEST, render

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run
 
+from conftest import run
 from tflite_edge.errors import TFLiteEdgeError
 from tflite_edge.reporting import ResultsError, load_results, render_report, report
 

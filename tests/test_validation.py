@@ -65,8 +65,9 @@ def _fake_board(model, corrupt: dict[int, str]):
                     crc = zlib.crc32(out)
                 elif corrupt.get(i) == "crc":
                     crc ^= 0xFFFF
-                rec = format_record("result", i=i, cycles=100, crc32=f"{crc:08x}",
-                                    hex=bytes(out).hex())
+                rec = format_record(
+                    "result", i=i, cycles=100, crc32=f"{crc:08x}", hex=bytes(out).hex()
+                )
                 os.write(master, rec.encode() + b"\n")
                 i += 1
 
@@ -153,8 +154,20 @@ def test_bad_data(models_dir, x, y, match):
 def test_cli_bad_data_file_is_one_line_exit_2(models_dir, tmp_path):
     bad = tmp_path / "d.npz"
     bad.write_bytes(b"not an npz")
-    res = run([sys.executable, "-m", "tflite_edge", "validate", "--board", "host", "--model",
-               str(models_dir / "hello_world_int8.tflite"), "--data", str(bad)])
+    res = run(
+        [
+            sys.executable,
+            "-m",
+            "tflite_edge",
+            "validate",
+            "--board",
+            "host",
+            "--model",
+            str(models_dir / "hello_world_int8.tflite"),
+            "--data",
+            str(bad),
+        ]
+    )
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "npz" in res.stderr
 
@@ -163,9 +176,23 @@ def test_cli_validate_json_on_host(models_dir, tmp_path):
     model = models_dir / "hello_world_int8.tflite"
     x = np.linspace(0, 6.28, 25, dtype=np.float32).reshape(25, 1)
     np.savez(tmp_path / "d.npz", x=x)
-    res = run([sys.executable, "-m", "tflite_edge", "validate", "--board", "host", "--model",
-               str(model), "--data", str(tmp_path / "d.npz"), "--json",
-               "-o", str(tmp_path / "v.json")])
+    res = run(
+        [
+            sys.executable,
+            "-m",
+            "tflite_edge",
+            "validate",
+            "--board",
+            "host",
+            "--model",
+            str(model),
+            "--data",
+            str(tmp_path / "d.npz"),
+            "--json",
+            "-o",
+            str(tmp_path / "v.json"),
+        ]
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["samples"] == 25 and doc["bit_exact"] == 25 and doc["bit_exact_share"] == 1.0

@@ -84,30 +84,51 @@ class DemoResult:
         """Float vs on-device int8 accuracy, flash and RAM, latency: the demo's last words."""
         c = self.conversion
         rows = [
-            ("model", f"{self.model_path} ({c['tflite_bytes']:,} B int8, "
-                      f"{c['float_bytes']:,} B float, sparsity {c['sparsity']:.0%})"),
+            (
+                "model",
+                f"{self.model_path} ({c['tflite_bytes']:,} B int8, "
+                f"{c['float_bytes']:,} B float, sparsity {c['sparsity']:.0%})",
+            ),
             ("float accuracy (Keras)", f"{c['float_accuracy']:.2%}"),
             ("int8 accuracy (TFLM, host)", f"{c['int8_accuracy']:.2%}"),
         ]
         if self.validation:
             v = self.validation
-            rows.append(("int8 accuracy (on device)",
-                         f"{v['accuracy']:.2%} over {v['samples']} test samples"))
+            rows.append(
+                (
+                    "int8 accuracy (on device)",
+                    f"{v['accuracy']:.2%} over {v['samples']} test samples",
+                )
+            )
             rows.append(("bit-exact with TFLM", f"{v['bit_exact']}/{v['samples']}"))
         if self.flash:
             f = self.flash
             rows.append(("board / runtime", f"{f['board']} / {f['runtime']}"))
             if f.get("image_flash_bytes") is not None:
-                rows.append(("image flash / RAM", f"{f['image_flash_bytes']:,} B / "
-                             f"{f['image_ram_bytes']:,} B (whole firmware, stack included)"))
+                rows.append(
+                    (
+                        "image flash / RAM",
+                        f"{f['image_flash_bytes']:,} B / "
+                        f"{f['image_ram_bytes']:,} B (whole firmware, stack included)",
+                    )
+                )
             rows.append(("model weights in flash", f"{f['flash_bytes']:,} B"))
             arena = f.get("tflm_arena")
-            rows.append(("activation RAM", f"{f['ram_bytes']:,} B" + (
-                f" (TFLM arena for the same model: {arena['total']:,} B)" if arena else "")))
+            rows.append(
+                (
+                    "activation RAM",
+                    f"{f['ram_bytes']:,} B"
+                    + (f" (TFLM arena for the same model: {arena['total']:,} B)" if arena else ""),
+                )
+            )
             unit = "instructions (emulated)" if f["emulated"] else "cycles"
-            rows.append(("latency (median)",
-                         f"{f['cycles']['median']:,.0f} {unit}, ~{f['us']['median']:,.0f} us"
-                         + (" estimated at the nominal clock" if f["emulated"] else "")))
+            rows.append(
+                (
+                    "latency (median)",
+                    f"{f['cycles']['median']:,.0f} {unit}, ~{f['us']['median']:,.0f} us"
+                    + (" estimated at the nominal clock" if f["emulated"] else ""),
+                )
+            )
         if self.report:
             rows.append(("report", str(self.report)))
         width = max(len(k) for k, _ in rows)
@@ -157,33 +178,66 @@ def run_demo(
         stage("QAT without pruning -> int8 (the dense reference for the report)")
         dense = convert(float_model, train_data=train, validation_data=test, progress=progress)
     stage(f"pruning to {sparsity:.0%} with PQAT -> int8")
-    pruned = convert(float_model, train_data=train, validation_data=test, sparsity=sparsity,
-                     progress=progress)
+    pruned = convert(
+        float_model, train_data=train, validation_data=test, sparsity=sparsity, progress=progress
+    )
     model_path = pruned.save(out / "digits_int8.tflite")
     m = pruned.metrics
     conversion = {
         "kind": "conversion",
         "model": "digits_cnn",
-        **{k: m[k] for k in ("float_accuracy", "int8_accuracy", "sparsity", "float_bytes",
-                             "tflite_bytes", "arena_bytes", "ops")},
+        **{
+            k: m[k]
+            for k in (
+                "float_accuracy",
+                "int8_accuracy",
+                "sparsity",
+                "float_bytes",
+                "tflite_bytes",
+                "arena_bytes",
+                "ops",
+            )
+        },
         "variants": [
-            {"name": "float", "bytes": m["float_bytes"], "accuracy": m["float_accuracy"],
-             "sparsity": 0.0},
-            {"name": f"int8 pruned {sparsity:.0%}", "bytes": m["tflite_bytes"],
-             "accuracy": m["int8_accuracy"], "sparsity": m["sparsity"]},
+            {
+                "name": "float",
+                "bytes": m["float_bytes"],
+                "accuracy": m["float_accuracy"],
+                "sparsity": 0.0,
+            },
+            {
+                "name": f"int8 pruned {sparsity:.0%}",
+                "bytes": m["tflite_bytes"],
+                "accuracy": m["int8_accuracy"],
+                "sparsity": m["sparsity"],
+            },
         ],
     }
     if dense is not None:
         d = dense.metrics
-        conversion["variants"].insert(1, {"name": "int8 QAT", "bytes": d["tflite_bytes"],
-                                          "accuracy": d["int8_accuracy"],
-                                          "sparsity": d["sparsity"]})
+        conversion["variants"].insert(
+            1,
+            {
+                "name": "int8 QAT",
+                "bytes": d["tflite_bytes"],
+                "accuracy": d["int8_accuracy"],
+                "sparsity": d["sparsity"],
+            },
+        )
     files = [model_path, _write_json(out / "conversion.json", conversion)]
     result = DemoResult(out_dir=out, model_path=model_path, conversion=conversion, files=files)
     if convert_only:
         return result
-    return _deploy(result, float_model, test, board=board, runtime=runtime, runs=runs,
-                   stage=stage, progress=progress)
+    return _deploy(
+        result,
+        float_model,
+        test,
+        board=board,
+        runtime=runtime,
+        runs=runs,
+        stage=stage,
+        progress=progress,
+    )
 
 
 def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stage, progress):
@@ -191,16 +245,23 @@ def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stag
 
     out = result.out_dir
     stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")
-    flashed = flash(result.model_path, board=board, runtime=runtime, runs=runs,
-                    out_dir=out / f"build-{board}", jsonl=out / "serial.jsonl",
-                    on_stage=lambda msg: stage("  " + msg))
+    flashed = flash(
+        result.model_path,
+        board=board,
+        runtime=runtime,
+        runs=runs,
+        out_dir=out / f"build-{board}",
+        jsonl=out / "serial.jsonl",
+        on_stage=lambda msg: stage("  " + msg),
+    )
     fdoc = {"kind": "flash", **flashed.to_dict()}
     result.flash = fdoc
     result.files.append(_write_json(out / "flash.json", fdoc))
 
     stage(f"validating all {len(test[0])} test samples on {board}")
-    validated = validate(result.model_path, test[0], test[1], board=board, runtime=runtime,
-                         keras_model=float_model)
+    validated = validate(
+        result.model_path, test[0], test[1], board=board, runtime=runtime, keras_model=float_model
+    )
     result.validation = validated.to_dict()
     result.files.append(validated.save(out / "validation.json"))
 

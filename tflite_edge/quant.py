@@ -37,7 +37,9 @@ def per_channel_multipliers(
     """
     mults, shifts = [], []
     for fs in np.asarray(filter_scales, dtype=np.float32).ravel():
-        eff = float(np.float32(input_scale)) * float(np.float32(fs)) / float(np.float32(output_scale))
+        eff = (
+            float(np.float32(input_scale)) * float(np.float32(fs)) / float(np.float32(output_scale))
+        )
         m, s = quantize_multiplier(eff)
         mults.append(m)
         shifts.append(s)

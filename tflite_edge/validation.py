@@ -124,9 +124,7 @@ def compare(
             f"the board returned outputs of shape {board_out.shape}, TFLM {ref_out.shape}"
         )
     n = len(ref_out)
-    same = np.array(
-        [board_out[i].tobytes() == ref_out[i].tobytes() for i in range(n)], dtype=bool
-    )
+    same = np.array([board_out[i].tobytes() == ref_out[i].tobytes() for i in range(n)], dtype=bool)
     diff = np.abs(board_out.astype(np.int64) - ref_out.astype(np.int64))
     out: dict[str, Any] = {
         "samples": n,
@@ -161,9 +159,7 @@ def validate(
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(xq):
-            raise DataError(
-                f"{len(y)} labels for {len(xq)} samples; pass one label per sample"
-            )
+            raise DataError(f"{len(y)} labels for {len(xq)} samples; pass one label per sample")
     if samples is not None:
         if samples < 1:
             raise DataError(f"--samples must be at least 1, found {samples}")

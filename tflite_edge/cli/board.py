@@ -22,8 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "CPU, nominal clock, flash and RAM budget, and whether its toolchain is installed.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--check", metavar="BOARD",
-                   help="exit 2 with what to install if BOARD's toolchain is missing")
+    p.add_argument(
+        "--check",
+        metavar="BOARD",
+        help="exit 2 with what to install if BOARD's toolchain is missing",
+    )
     p.set_defaults(func=_boards)
 
     p = subparsers.add_parser(

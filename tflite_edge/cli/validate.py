@@ -9,13 +9,17 @@ from . import print_json, show_progress
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
-    p = sub.add_parser("validate", help="run data samples on the board, compare with TFLM",
-                       description="Stream input samples to the board over serial, read each "
-                       "output back, and compare with the TFLM interpreter and the labels.")
+    p = sub.add_parser(
+        "validate",
+        help="run data samples on the board, compare with TFLM",
+        description="Stream input samples to the board over serial, read each "
+        "output back, and compare with the TFLM interpreter and the labels.",
+    )
     p.add_argument("--board", default="qemu-m4", help="board name (see `tflite-edge boards`)")
     p.add_argument("--model", required=True, help="int8 .tflite model")
-    p.add_argument("--data", required=True,
-                   help=".npz with x (float or int8 samples) and optional y (labels)")
+    p.add_argument(
+        "--data", required=True, help=".npz with x (float or int8 samples) and optional y (labels)"
+    )
     p.add_argument("--runtime", default="aot", choices=["aot", "tflm"])
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--samples", type=int, help="validate only the first N samples")
@@ -48,9 +52,17 @@ def _run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = validate(args.model, x, y, board=args.board, runtime=args.runtime,
-                          port=args.port, samples=args.samples, keras_model=keras_model,
-                          progress=callback)
+        result = validate(
+            args.model,
+            x,
+            y,
+            board=args.board,
+            runtime=args.runtime,
+            port=args.port,
+            samples=args.samples,
+            keras_model=keras_model,
+            progress=callback,
+        )
     finally:
         if bar is not None:
             bar.close()
