@@ -473,3 +473,17 @@ def test_an_error_inside_a_session_stops_qemu():
 
 def test_no_qemu_survives_this_module():
     assert leftover_qemu() == []
+
+
+@pytest.mark.parametrize("board", ["host", "qemu-m4"])
+def test_boot_runs_an_image_built_separately(board, tmp_path):
+    from tflite_edge import build, render
+    from tflite_edge.flasher import boot
+
+    model = SHARED_MODELS / "hello_world_int8.tflite"
+    render(model, board=board, out_dir=tmp_path / "fw", runs=2, profile=False)
+    built = build(tmp_path / "fw")
+    result = boot(model, built)
+    assert result.board == board and result.runs == 2
+    assert result.matches_tflm is True
+    assert not leftover_qemu()

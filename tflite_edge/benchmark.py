@@ -1317,13 +1317,12 @@ def _flash_staged(
     """The stages of flash() one by one, timed: render, build, boot and read over serial.
 
     sparse=True/False recompiles the rendered project's model C dense or sparse before the
-    build (flash() always takes compile_aot's "auto" choice). Booting a built image goes
-    through the flasher's own QEMU link and Device, which it does not export as a function.
+    build (flash() always takes compile_aot's "auto" choice); `boot()` then runs the image.
     """
     from .aot import compile_aot
     from .boards import get_board
     from .builder import build
-    from .flasher import DEFAULT_TIMEOUT, Device, _Qemu, _Workdir
+    from .flasher import boot
     from .project import render
 
     b = get_board(board)
@@ -1337,12 +1336,7 @@ def _flash_staged(
     t1 = time.perf_counter()
     built = build(where, b)
     t2 = time.perf_counter()
-    device = Device(model, b, "aot", _Qemu(b, built.image), _Workdir(where), DEFAULT_TIMEOUT,
-                    None, built, where)  # fmt: skip
-    try:
-        result = device.boot()
-    finally:
-        device.close()
+    result = boot(model, built)
     t3 = time.perf_counter()
     flashed = _flashed(result)
     flashed["stages"] = [

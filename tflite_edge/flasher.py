@@ -260,6 +260,41 @@ def run(
         return device.infer(xs, progress=progress)
 
 
+def boot(
+    model: str | Path | bytes | Model,
+    built: BuildResult,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    jsonl: str | Path | IO[str] | None = None,
+    on_record: Callable[[Any], None] | None = None,
+) -> FlashResult:
+    """Flash an image that `build()` already made (QEMU or host board) and read its timed runs.
+
+    The render and build steps of `flash()` are skipped, so a caller can change the project
+    between them (benchmarks compile the same model dense and sparse) or time each stage.
+    """
+    b = get_board(built.board)
+    if b.family not in ("qemu", "host"):
+        raise BoardError(
+            f"boot() runs images on emulated and host boards; board {b.name} is flashed by "
+            f"{b.flasher}: use flash()",
+            board=b.name,
+        )
+    m = load_model(model)
+    if b.family == "qemu":
+        link: _Link = _Qemu(b, built.image)
+    else:
+        log = built.project_dir / "build" / "board.log"
+        link = _PtyProcess([str(built.image)], log, what="the host firmware")
+    device = Device(
+        m, b, "aot", link, _Workdir(built.project_dir), timeout, jsonl, built, built.project_dir
+    )
+    try:
+        return device.boot(on_record)
+    finally:
+        device.close()
+
+
 def start(
     model: str | Path | bytes | Model,
     *,
