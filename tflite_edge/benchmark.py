@@ -387,6 +387,7 @@ def bench(
     for d in previous:
         (out_dir / d["_file"]).unlink(missing_ok=True)
 
+    started = time.perf_counter()
     run = _Run(out_dir, work, plan, progress or (lambda _m: None))
     ref_models = [(p.stem, p) for p in models]
     demo_rows = 0 if smoke else 1
@@ -437,7 +438,13 @@ def bench(
         run.save({**d, "valgrind": counts[d["model"]] if counts else None, "valgrind_note": why})
 
     determinism = compare_runs(previous, run.docs)
-    run.save({**next(d for d in run.docs if d["table"] == "run"), "determinism": determinism})
+    run.save(
+        {
+            **next(d for d in run.docs if d["table"] == "run"),
+            "determinism": determinism,
+            "wall_seconds": time.perf_counter() - started,
+        }
+    )
     md = _write_text(md_path, render_markdown(run.docs))
     return BenchResult(out_dir, md, sorted(run.files), run.docs, determinism)
 
@@ -1019,6 +1026,11 @@ def _header(run: dict[str, Any] | None) -> list[str]:
         f"TensorFlow {m.get('tensorflow') or '?'}; tflite-micro {m.get('tflite_micro') or '?'}; "
         f"{m.get('valgrind') or 'Valgrind not installed'}.",
     ]
+    if run and run.get("wall_seconds") is not None:
+        lines.append(
+            f"- The whole run took {run['wall_seconds'] / 60:.1f} minutes of wall time "
+            "(training, conversion, builds, QEMU and host runs)."
+        )
     if run and run.get("smoke"):
         lines.append(
             "- **Smoke run** (`--smoke`): one board, one reference model, a tiny "
