@@ -1045,3 +1045,13 @@ def test_compiled_model_on_emulated_board(e2e_models, tmp_path, board):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # make and the QEMU it started, nothing else
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH"])
+def test_unary_model_compiles_alone(unary_models, op, tmp_path):
+    """Each unary op as the only op of a model: the generated C stands on its own."""
+    x = np.arange(-128, 128, dtype=np.int8)
+    shape = first_op(unary_models[op])[2][0].shape
+    reps = int(np.prod(shape)) // x.size + 1
+    compiled_matches(unary_models[op], np.tile(x, reps)[: int(np.prod(shape))].reshape(shape),
+                     tmp_path)  # fmt: skip

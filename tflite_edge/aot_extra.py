@@ -563,6 +563,7 @@ def _emit_relu6(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     _int8(ctx, x, y)
     lo, hi = relu6_bounds(x.tensor)
+    ctx.require_header(HEADER)  # no parameter struct here to pull the header in
     return f"tfle_clamp_s8({x.size}, {lo}, {hi}, {x.expr}, {y.expr});"
 
 
