@@ -26,6 +26,7 @@ from opmodels import (
 from tflite_edge import TFLiteEdgeError, UnsupportedOpError
 from tflite_edge.aot import (
     EMITTERS,
+    GATHER_BYTES,
     AotResult,
     build_host_runner,
     compile_aot,
@@ -347,6 +348,13 @@ def _cases():
             lambda: [L.Conv2D(6, 1, strides=2)], (7, 7, 5), {}, ["CONV_2D"]),
         "conv_1x1_odd_pixels_channels": (
             lambda: [L.Conv2D(7, 1, activation="relu")], (3, 5, 9), {}, ["CONV_2D"]),
+        "conv_rows_large_window": (
+            lambda: [L.Conv2D(3, 5, padding="same")], (6, 7, 12), {}, ["CONV_2D"]),
+        "conv_large_window_dilated": (
+            lambda: [L.Conv2D(2, 3, dilation_rate=(1, 2), padding="same")], (6, 9, 32), {},
+            ["CONV_2D"]),
+        "conv_1x1_large_depth": (
+            lambda: [L.Conv2D(3, 1)], (3, 3, 300), {}, ["CONV_2D"]),
         "depthwise_dm1_7ch_stride2": (
             lambda: [L.DepthwiseConv2D(3, strides=2, padding="same")], (9, 8, 7), {},
             ["DEPTHWISE_CONV_2D"]),
@@ -361,6 +369,11 @@ def _cases():
             lambda: [L.DepthwiseConv2D(3, dilation_rate=(1, 2), depth_multiplier=2,
                                        padding="same")],
             (6, 8, 1), {}, ["DEPTHWISE_CONV_2D"]),
+        "depthwise_one_channel_large_window": (
+            lambda: [L.DepthwiseConv2D((17, 16), depth_multiplier=2, padding="same")],
+            (20, 18, 1), {}, ["DEPTHWISE_CONV_2D"]),
+        "dense_odd_large_depth": (
+            lambda: [L.Dense(5)], (259,), {}, ["FULLY_CONNECTED"]),
         "dense_batches_odd": (
             lambda: [L.Dense(10)], (5, 33), {}, ["FULLY_CONNECTED"]),
         "softmax": (lambda: [L.Softmax()], (10,), {}, ["SOFTMAX"]),
@@ -410,28 +423,44 @@ def test_single_op_bit_exact(case, op_models, tmp_path):
 # The kernel each weighted case compiles to (dense), so that every specialised path, and every
 # general one it falls back to, is checked against TFLM by test_single_op_bit_exact.
 KERNEL_OF = {
-    "conv_valid_relu": "tfle_conv2d_rows_s8",
-    "conv_same_stride2": "tfle_conv2d_rows_s8",
-    "conv_dilated_valid_relu_n1_to_1": "tfle_conv2d_rows_s8",
-    "conv_rows_bottom_pad_odd_channels": "tfle_conv2d_rows_s8",
-    "conv_rows_kernel_wider_than_input": "tfle_conv2d_rows_s8",
-    "conv_rows_one_channel_10x4_stride2": "tfle_conv2d_rows_s8",
-    "conv_1x1_stride2": "tfle_conv2d_rows_s8",
-    "conv_dilated_same": "tfle_conv2d_s8",
+    "conv_valid_relu": "tfle_conv2d_packed_s8",
+    "conv_same_stride2": "tfle_conv2d_packed_s8",
+    "conv_same_stride12_relu6": "tfle_conv2d_packed_s8",
+    "conv_dilated_same": "tfle_conv2d_packed_s8",
+    "conv_dilated_valid_relu_n1_to_1": "tfle_conv2d_packed_s8",
+    "conv_rows_bottom_pad_odd_channels": "tfle_conv2d_packed_s8",
+    "conv_rows_kernel_wider_than_input": "tfle_conv2d_packed_s8",
+    "conv_rows_one_channel_10x4_stride2": "tfle_conv2d_packed_s8",
+    "conv_1x1_stride2": "tfle_conv2d_packed_s8",
+    "conv_1x1_no_bias": "tfle_conv2d_packed_s8",
+    "conv_1x1_odd_pixels_channels": "tfle_conv2d_packed_s8",
+    "conv_rows_large_window": "tfle_conv2d_rows_s8",
+    "conv_large_window_dilated": "tfle_conv2d_s8",
     "conv_grouped": "tfle_conv2d_s8",
-    "conv_1x1_no_bias": "tfle_fully_connected_s8",
-    "conv_1x1_odd_pixels_channels": "tfle_fully_connected_s8",
+    "conv_1x1_large_depth": "tfle_fully_connected_s8",
     "depthwise_same_relu": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_valid_stride2_relu6": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_dm1_7ch_stride2": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_dm1_dilated_relu6": "tfle_depthwise_conv2d_dm1_s8",
-    "depthwise_one_channel_multiplier4": "tfle_conv2d_rows_s8",
-    "depthwise_one_channel_dilated_width": "tfle_depthwise_conv2d_s8",
+    "depthwise_one_channel_multiplier4": "tfle_conv2d_packed_s8",
+    "depthwise_one_channel_dilated_width": "tfle_conv2d_packed_s8",
+    "depthwise_one_channel_large_window": "tfle_conv2d_rows_s8",
     "depthwise_multiplier3_stride21": "tfle_depthwise_conv2d_s8",
     "depthwise_dilated_multiplier2": "tfle_depthwise_conv2d_s8",
-    "dense_per_channel": "tfle_fully_connected_s8",
-    "dense_batches_odd": "tfle_fully_connected_s8",
+    "dense_per_channel": "tfle_fully_connected_packed_s8",
+    "dense_per_tensor_relu": "tfle_fully_connected_packed_s8",
+    "dense_no_bias": "tfle_fully_connected_packed_s8",
+    "dense_keep_num_dims": "tfle_fully_connected_packed_s8",
+    "dense_batches_odd": "tfle_fully_connected_packed_s8",
+    "dense_odd_large_depth": "tfle_fully_connected_s8",
 }
+
+
+def test_gather_limit_matches_the_kernels():
+    """The compiler's limit for gathered windows is the stack buffer the kernels declare."""
+    header = (kernel_include_dir() / "tfle_kernels.h").read_text()
+    declared = re.search(r"#define TFLE_GATHER_BYTES (\d+)", header)
+    assert declared and int(declared.group(1)) == GATHER_BYTES
 
 
 @pytest.mark.parametrize("case", sorted(KERNEL_OF))
@@ -600,7 +629,13 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
     L = keras().layers
     odd = randomize(
         single_layer_model(
-            [L.Conv2D(5, (3, 2), padding="same"), L.Conv2D(7, 1), L.Flatten(), L.Dense(9)],
+            [
+                L.Conv2D(12, (3, 2), padding="same"),
+                L.Conv2D(5, 5, padding="same"),  # a 300-value window: no gathering
+                L.Conv2D(7, 1),
+                L.Flatten(),
+                L.Dense(9),  # 441 inputs, not a multiple of 4 and too many to gather
+            ],
             (7, 9, 3),
         ),
         seed=5,
@@ -633,5 +668,11 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
         kernels |= set(
             re.findall(r"\b(tfle_\w+_s8)\(", (tmp_path / name / "tfle_model.c").read_text())
         )
-    specialised = {"tfle_conv2d_rows_s8", "tfle_depthwise_conv2d_dm1_s8", "tfle_fully_connected_s8"}
+    specialised = {
+        "tfle_conv2d_packed_s8",
+        "tfle_conv2d_rows_s8",
+        "tfle_depthwise_conv2d_dm1_s8",
+        "tfle_fully_connected_packed_s8",
+        "tfle_fully_connected_s8",
+    }
     assert specialised <= kernels

@@ -96,6 +96,9 @@ __all__ = [
 ALIGN = 4
 # sparse="auto" encodes a weight tensor with at least this share of zeros.
 SPARSE_MIN_ZEROS = 0.5
+# TFLE_GATHER_BYTES of firmware/kernels/tfle_kernels.h: the packed GEMM kernels gather windows
+# of up to half this many bytes (rounded up to a multiple of 4) on the stack.
+GATHER_BYTES = 512
 
 _C_TYPES = {
     np.dtype(np.int8): "int8_t",
@@ -222,9 +225,11 @@ class EmitContext:
         """A short C identifier prefix unique to this layer (op index based)."""
         return f"op{self.op.index}"
 
-    def const_array(self, hint: str, values: Any, ctype: str | None = None) -> str:
-        """Emit a `static const` array in flash; returns its C name."""
-        return self._compiler.const_array(f"{self.prefix}_{hint}", values, ctype)
+    def const_array(
+        self, hint: str, values: Any, ctype: str | None = None, *, align: int = 1
+    ) -> str:
+        """Emit a `static const` array in flash (aligned to `align` bytes); returns its C name."""
+        return self._compiler.const_array(f"{self.prefix}_{hint}", values, ctype, align=align)
 
     def const_struct(self, hint: str, ctype: str, initializer: str) -> str:
         """Emit `static const <ctype> name = <initializer>;`; returns its name."""
@@ -422,11 +427,11 @@ class _Compiler:
         return name
 
     def const_array(
-        self, hint: str, values: Any, ctype: str | None = None, comment: str = ""
+        self, hint: str, values: Any, ctype: str | None = None, comment: str = "", align: int = 1
     ) -> str:
         arr = np.ascontiguousarray(values)
         ctype = ctype or _ctype(arr.dtype)
-        key = (ctype, arr.dtype.str, arr.ravel().tobytes())
+        key = (ctype, arr.dtype.str, arr.ravel().tobytes(), align)
         if key in self._array_keys:
             return self._array_keys[key]
         name = self._unique(hint)
@@ -440,6 +445,7 @@ class _Compiler:
                 "count": count,
                 "body": body,
                 "nbytes": count * _C_SIZES.get(ctype, arr.dtype.itemsize),
+                "align": align,
                 # a tensor name may hold anything; keep it from closing the comment
                 "comment": comment.replace("*/", "* /"),
             }
@@ -1041,6 +1047,27 @@ def _folded_bias(ctx: EmitContext, bias: TensorView | None, x: TensorView, rows:
     return ctx.const_array("bias", wrapped)
 
 
+def pack_pairs(rows: np.ndarray) -> np.ndarray:
+    """Weights (channels, k) in the packed layout of the GEMM kernels (tfle_kernels.h).
+
+    Rows run on with zeros to a multiple of 4; rows 2j and 2j + 1 are interleaved 4 values at
+    a time; an odd last row follows alone.
+    """
+    rows = np.asarray(rows, dtype=np.int8)
+    channels, k = rows.shape
+    k4 = (k + 3) // 4 * 4
+    padded = np.zeros((channels, k4), dtype=np.int8)
+    padded[:, :k] = rows
+    pairs = channels // 2
+    body = padded[: 2 * pairs].reshape(pairs, 2, k4 // 4, 4).transpose(0, 2, 1, 3)
+    return np.concatenate([body.ravel(), padded[2 * pairs :].ravel()])
+
+
+def _fits_gather(k: int) -> bool:
+    """Whether windows of k values fit the packed kernels' stack buffer."""
+    return (k + 3) // 4 * 4 <= GATHER_BYTES // 2
+
+
 def _raw_bias(ctx: EmitContext, bias: TensorView | None, channels: int) -> str:
     """The C name of the model's own bias (zeros without one), for windows the padding clips."""
     if bias is None:
@@ -1100,6 +1127,21 @@ def _conv2d(ctx: EmitContext) -> str:
     rows = np.asarray(w.data).reshape(oc, -1)
     bias = _folded_bias(ctx, b, x, rows)
     sparse = _maybe_sparse(ctx, rows)
+    if not sparse and fic == ic and _fits_gather(kh * kw * ic):
+        # windows gathered two pixels at a time, one GEMM with the packed filter
+        packed = ctx.const_array("filter", pack_pairs(rows), align=4)
+        params = ctx.const_struct(
+            "params",
+            "tfle_conv_params",
+            "{" + ", ".join(str(v) for v in (
+                n, ih, iw, ic, oh, ow, oc, kh, kw, fic, sh, sw, dh, dw, ph, pw,
+                -x.zero_point, y.zero_point, amin, amax, per_channel, 1,
+            )) + "}",
+        )  # fmt: skip
+        return (
+            f"tfle_conv2d_packed_s8(&{params}, {x.expr}, {packed}, {bias}, {mult}, {shift}, "
+            f"{y.expr});"
+        )
     if not sparse and kh == kw == 1 and sh == sw == 1 and fic == ic and (oh, ow) == (ih, iw):
         # a pointwise conv is a GEMM of pixels by channels: the fully connected kernel
         fc = ctx.const_struct(
@@ -1179,6 +1221,13 @@ def _depthwise(ctx: EmitContext) -> str:
             f"tfle_depthwise_conv2d_sparse_s8(&{params}, {x.expr}, &{sparse}, {bias}, "
             f"{mult}, {shift}, {y.expr});"
         )
+    if ic == 1 and _fits_gather(kh * kw):
+        # one input channel: a CONV_2D whose filter rows are the depthwise filter's channels
+        packed = ctx.const_array("filter", pack_pairs(rows), align=4)
+        return (
+            f"tfle_conv2d_packed_s8(&{params}, {x.expr}, {packed}, {bias}, {mult}, {shift}, "
+            f"{y.expr});"
+        )
     clipped = _window_clipped(ih, kh, sh, dh, ph, oh) or _window_clipped(iw, kw, sw, dw, pw, ow)
     raw = _raw_bias(ctx, b, oc) if clipped and (ic == 1 and dw == 1 or mult_d == 1) else bias
     if ic == 1 and dw == 1:
@@ -1233,6 +1282,12 @@ def _fully_connected(ctx: EmitContext) -> str:
         return (
             f"tfle_fully_connected_sparse_s8(&{params}, {x.expr}, &{sparse}, {bias}, "
             f"{mult}, {shift}, {y.expr});"
+        )
+    if in_depth % 4 == 0 or _fits_gather(in_depth):
+        packed = ctx.const_array("weights", pack_pairs(np.asarray(w.data)), align=4)
+        return (
+            f"tfle_fully_connected_packed_s8(&{params}, {x.expr}, {packed}, {bias}, {mult}, "
+            f"{shift}, {y.expr});"
         )
     return (
         f"tfle_fully_connected_s8(&{params}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, "

@@ -21,25 +21,21 @@ static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int
 
 /* ------------------------------------------------------------------ CONV_2D, contiguous rows */
 
-/* Output channels [0, out_c) of one pixel: rows ky of length n starting at `in`
- * (row_step apart) against the filter from `w` (taps per channel, row_len per row). */
-static void conv_pixel(const int8_t *in, int32_t row_step, const int8_t *w, int32_t taps,
-                       int32_t row_len, int32_t rows, int32_t n, int border, int32_t off,
-                       const tfle_requant *r, int32_t out_c, int8_t *out) {
-  int32_t oc = 0, ky;
+/* Output channels [0, out_c) of one pixel: the window `win` from `in` against the filter
+ * from `w` (taps values per output channel). */
+static void conv_pixel(const int8_t *in, const int8_t *w, int32_t taps, tfle_window win,
+                       int border, int32_t off, const tfle_requant *rq, int32_t out_c,
+                       int8_t *out) {
+  const tfle_requant local = *rq; /* a copy that the int8 stores cannot alias */
+  const tfle_requant *const r = &local;
+  int32_t oc = 0;
   for (; oc + 2 <= out_c; oc += 2) {
     int32_t acc[2] = {0, 0};
     tfle_channel c0, c1;
-    const int8_t *wr = w + oc * taps;
-    const int8_t *x = in;
-    for (ky = 0; ky < rows; ky++) {
-      if (border) {
-        tfle_mk_1x2(x, wr, taps, n, 1, off, acc);
-      } else {
-        tfle_mk_1x2(x, wr, taps, n, 0, 0, acc);
-      }
-      x += row_step;
-      wr += row_len;
+    if (border) {
+      tfle_mk_1x2(in, w + oc * taps, taps, win, 1, off, acc);
+    } else {
+      tfle_mk_1x2(in, w + oc * taps, taps, win, 0, 0, acc);
     }
     c0 = tfle_channel_of(r, oc);
     c1 = tfle_channel_of(r, oc + 1);
@@ -49,13 +45,7 @@ static void conv_pixel(const int8_t *in, int32_t row_step, const int8_t *w, int3
   if (oc < out_c) {
     int32_t acc[1] = {0};
     tfle_channel c;
-    const int8_t *wr = w + oc * taps;
-    const int8_t *x = in;
-    for (ky = 0; ky < rows; ky++) {
-      tfle_mk_1x1(x, wr, n, 1, border ? off : 0, acc);
-      x += row_step;
-      wr += row_len;
-    }
+    tfle_mk_1x1(in, w + oc * taps, win, 1, border ? off : 0, acc);
     c = tfle_channel_of(r, oc);
     out[oc] = tfle_out(r, &c, acc[0]);
   }
@@ -63,23 +53,19 @@ static void conv_pixel(const int8_t *in, int32_t row_step, const int8_t *w, int3
 
 /* Output channels [0, out_c) of two horizontally adjacent pixels whose windows are inside the
  * image horizontally (the second window starts xs input bytes after the first). */
-static void conv_pixel_pair(const int8_t *in, int32_t xs, int32_t row_step, const int8_t *w,
-                            int32_t taps, int32_t row_len, int32_t rows, int border,
-                            int32_t off, const tfle_requant *r, int32_t out_c, int8_t *out) {
-  int32_t oc = 0, ky;
+static void conv_pixel_pair(const int8_t *in, int32_t xs, const int8_t *w, int32_t taps,
+                            tfle_window win, int border, int32_t off, const tfle_requant *rq,
+                            int32_t out_c, int8_t *out) {
+  const tfle_requant local = *rq; /* a copy that the int8 stores cannot alias */
+  const tfle_requant *const r = &local;
+  int32_t oc = 0;
   for (; oc + 2 <= out_c; oc += 2) {
     int32_t acc[4] = {0, 0, 0, 0};
     tfle_channel c0, c1;
-    const int8_t *wr = w + oc * taps;
-    const int8_t *x = in;
-    for (ky = 0; ky < rows; ky++) {
-      if (border) {
-        tfle_mk_2x2(x, xs, wr, taps, row_len, 1, off, acc);
-      } else {
-        tfle_mk_2x2(x, xs, wr, taps, row_len, 0, 0, acc);
-      }
-      x += row_step;
-      wr += row_len;
+    if (border) {
+      tfle_mk_2x2(in, xs, w + oc * taps, taps, win, 1, off, acc);
+    } else {
+      tfle_mk_2x2(in, xs, w + oc * taps, taps, win, 0, 0, acc);
     }
     c0 = tfle_channel_of(r, oc);
     c1 = tfle_channel_of(r, oc + 1);
@@ -91,13 +77,7 @@ static void conv_pixel_pair(const int8_t *in, int32_t xs, int32_t row_step, cons
   if (oc < out_c) {
     int32_t acc[2] = {0, 0};
     tfle_channel c;
-    const int8_t *wr = w + oc * taps;
-    const int8_t *x = in;
-    for (ky = 0; ky < rows; ky++) {
-      tfle_mk_2x1(x, xs, wr, row_len, 1, border ? off : 0, acc);
-      x += row_step;
-      wr += row_len;
-    }
+    tfle_mk_2x1(in, xs, w + oc * taps, win, 1, border ? off : 0, acc);
     c = tfle_channel_of(r, oc);
     out[oc] = tfle_out(r, &c, acc[0]);
     out[out_c + oc] = tfle_out(r, &c, acc[1]);
@@ -139,16 +119,19 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
         const int32_t x0 = ox * stride_w - p->pad_w;
         const int8_t *w = filter + ky0 * row_len;
         if (ox >= ox_lo && ox + 1 < ox_hi) {
-          conv_pixel_pair(in_y + x0 * in_c, xs, row_step, w, taps, row_len, rows, row_border,
+          /* whole filter rows: the weights run on from one row to the next */
+          conv_pixel_pair(in_y + x0 * in_c, xs, w, taps,
+                          tfle_window_of(rows, row_len, row_step - row_len, 0), row_border,
                           off, row_border ? &raw : &folded, out_c, out_row + ox * out_c);
           ox += 2;
         } else {
-          int32_t kx0, kx1, border;
+          int32_t kx0, kx1, n, border;
           clip_taps(x0, 1, k_w, in_w, &kx0, &kx1);
+          n = (kx1 - kx0) * in_c;
           border = row_border || kx1 - kx0 != k_w;
-          conv_pixel(in_y + (x0 + kx0) * in_c, row_step, w + kx0 * in_c, taps, row_len, rows,
-                     (kx1 - kx0) * in_c, border, off, border ? &raw : &folded, out_c,
-                     out_row + ox * out_c);
+          conv_pixel(in_y + (x0 + kx0) * in_c, w + kx0 * in_c, taps,
+                     tfle_window_of(rows, n, row_step - n, row_len - n), border, off,
+                     border ? &raw : &folded, out_c, out_row + ox * out_c);
           ox += 1;
         }
       }
@@ -158,43 +141,127 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
 
 /* ------------------------------------------------------- DEPTHWISE_CONV_2D, multiplier 1 */
 
-/* Channels c..c+3 of one pixel over the taps [ky0, ky1) x [kx0, kx1) (x + off when with_off). */
-TFLE_ALWAYS_INLINE void dw_block4(const int8_t *in, int32_t row_step, int32_t col_step,
-                                  const int8_t *w, int32_t w_row_step, int32_t w_col_step,
-                                  int32_t rows, int32_t cols, int with_off, int32_t off,
-                                  int32_t *acc) {
+#if TFLE_HAVE_SMLAD
+/* One tap of four channels: x and w each hold channels c..c+3; after SXTB16 halfword 0 holds
+ * channel c (c + 1 for the _hi pair) and halfword 1 channel c + 2 (c + 3). */
+#define TFLE_DW_TAP(xp, wp)                                                  \
+  do {                                                                       \
+    const uint32_t xv = tfle_ld4(xp), wv = tfle_ld4(wp);                     \
+    uint32_t xe = TFLE_EXT_LO(with_off, offp, xv), we = __sxtb16(wv);        \
+    a0 = __smlabb((int32_t)xe, (int32_t)we, a0);                             \
+    a2 = __smlatt((int32_t)xe, (int32_t)we, a2);                             \
+    xe = TFLE_EXT_HI(with_off, offp, xv);                                    \
+    we = tfle_sxtb16_hi(wv);                                                 \
+    a1 = __smlabb((int32_t)xe, (int32_t)we, a1);                             \
+    a3 = __smlatt((int32_t)xe, (int32_t)we, a3);                             \
+  } while (0)
+#else
+#define TFLE_DW_TAP(xp, wp)                    \
+  do {                                         \
+    const int8_t *xq = (xp), *wq = (wp);       \
+    a0 += (xq[0] + off) * wq[0];               \
+    a1 += (xq[1] + off) * wq[1];               \
+    a2 += (xq[2] + off) * wq[2];               \
+    a3 += (xq[3] + off) * wq[3];               \
+  } while (0)
+#endif
+
+/* Channels c..c+3 of one pixel over `rows` x `cols` taps from `in` (x + off when with_off):
+ * the window's rows are row_step apart in the input, its taps col_step; the filter's rows are
+ * w_row_step apart, its taps ch. Three taps a row (3x3 filters) go unrolled. */
+TFLE_ALWAYS_INLINE void dw_block4_body(const int8_t *in, int32_t row_step, int32_t col_step,
+                                       const int8_t *w, int32_t w_row_step, int32_t ch,
+                                       int32_t rows, int32_t cols, int with_off, int32_t off,
+                                       int32_t *acc) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
 #if TFLE_HAVE_SMLAD
   const uint32_t offp = tfle_pair(with_off ? off : 0);
-#endif
-  for (ky = 0; ky < rows; ky++) {
-    const int8_t *x = in + ky * row_step;
-    const int8_t *wk = w + ky * w_row_step;
-    for (kx = 0; kx < cols; kx++) {
-#if TFLE_HAVE_SMLAD
-      const uint32_t xv = tfle_ld4(x), wv = tfle_ld4(wk);
-      const uint32_t x_lo = TFLE_EXT_LO(with_off, offp, xv), w_lo = __sxtb16(wv);
-      const uint32_t x_hi = TFLE_EXT_HI(with_off, offp, xv), w_hi = tfle_sxtb16_hi(wv);
-      /* halfword 0 holds channel c (c + 1 for the _hi pair), halfword 1 channel c + 2 (c + 3) */
-      a0 = __smlabb((int32_t)x_lo, (int32_t)w_lo, a0);
-      a2 = __smlatt((int32_t)x_lo, (int32_t)w_lo, a2);
-      a1 = __smlabb((int32_t)x_hi, (int32_t)w_hi, a1);
-      a3 = __smlatt((int32_t)x_hi, (int32_t)w_hi, a3);
+  (void)off;
 #else
-      const int32_t o = with_off ? off : 0;
-      a0 += (x[0] + o) * wk[0];
-      a1 += (x[1] + o) * wk[1];
-      a2 += (x[2] + o) * wk[2];
-      a3 += (x[3] + o) * wk[3];
+  if (!with_off) off = 0;
 #endif
-      x += col_step;
-      wk += w_col_step;
+  if (cols == 3) {
+    for (ky = 0; ky < rows; ky++, in += row_step, w += w_row_step) {
+      TFLE_DW_TAP(in, w);
+      TFLE_DW_TAP(in + col_step, w + ch);
+      TFLE_DW_TAP(in + 2 * col_step, w + 2 * ch);
+    }
+  } else {
+    for (ky = 0; ky < rows; ky++, in += row_step, w += w_row_step) {
+      const int8_t *x = in, *wk = w;
+      for (kx = 0; kx < cols; kx++, x += col_step, wk += ch) TFLE_DW_TAP(x, wk);
     }
   }
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
+}
+
+/* Functions of their own, so that the tap loops get the registers. */
+static void dw_block4(const int8_t *in, int32_t row_step, int32_t col_step, const int8_t *w,
+                      int32_t w_row_step, int32_t ch, int32_t rows, int32_t cols,
+                      int32_t *acc) {
+  dw_block4_body(in, row_step, col_step, w, w_row_step, ch, rows, cols, 0, 0, acc);
+}
+
+static void dw_block4_off(const int8_t *in, int32_t row_step, int32_t col_step,
+                          const int8_t *w, int32_t w_row_step, int32_t ch, int32_t rows,
+                          int32_t cols, int32_t off, int32_t *acc) {
+  dw_block4_body(in, row_step, col_step, w, w_row_step, ch, rows, cols, 1, off, acc);
+}
+
+/* One output pixel, all channels: the window's first tap inside the image is `in` (filter
+ * tap `w`), rows x cols taps; `border` when the padding clips the window. */
+TFLE_ALWAYS_INLINE void dw_pixel(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+                                 int32_t rows, int32_t cols, int border, const tfle_requant *rq,
+                                 int8_t *out, int full) {
+  const tfle_requant r = *rq; /* a copy that the int8 stores cannot alias */
+  const int32_t ch = p->in_c, off = p->input_offset;
+  const int32_t row_step = p->dil_h * p->in_w * ch, col_step = p->dil_w * ch;
+  const int32_t w_row_step = p->k_w * ch;
+  int32_t c;
+  for (c = 0; c + 4 <= ch; c += 4) {
+    int32_t acc[4];
+    tfle_channel q;
+    if (border) {
+      dw_block4_off(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, off, acc);
+    } else {
+      dw_block4(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, acc);
+    }
+    q = tfle_channel_of(&r, c);
+    out[c] = tfle_out_c(&r, &q, acc[0], full);
+    q = tfle_channel_of(&r, c + 1);
+    out[c + 1] = tfle_out_c(&r, &q, acc[1], full);
+    q = tfle_channel_of(&r, c + 2);
+    out[c + 2] = tfle_out_c(&r, &q, acc[2], full);
+    q = tfle_channel_of(&r, c + 3);
+    out[c + 3] = tfle_out_c(&r, &q, acc[3], full);
+  }
+  for (; c < ch; c++) {
+    const int32_t o = border ? off : 0;
+    int32_t sum = 0, ky, kx;
+    tfle_channel q;
+    for (ky = 0; ky < rows; ky++) {
+      const int8_t *x = in + ky * row_step + c;
+      const int8_t *wk = w + ky * w_row_step + c;
+      for (kx = 0; kx < cols; kx++) sum += (x[kx * col_step] + o) * wk[kx * ch];
+    }
+    q = tfle_channel_of(&r, c);
+    out[c] = tfle_out_c(&r, &q, sum, full);
+  }
+}
+
+static void dw_pixel_full(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+                          int32_t rows, int32_t cols, int border, const tfle_requant *r,
+                          int8_t *out) {
+  dw_pixel(p, in, w, rows, cols, border, r, out, 1);
+}
+
+static void dw_pixel_clamp(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+                           int32_t rows, int32_t cols, int border, const tfle_requant *r,
+                           int8_t *out) {
+  dw_pixel(p, in, w, rows, cols, border, r, out, 0);
 }
 
 void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
@@ -205,13 +272,11 @@ void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input
                                               p->output_offset, p->act_min, p->act_max);
   const tfle_requant raw = tfle_requant_of(bias_raw, mult, shift, p->per_channel,
                                            p->output_offset, p->act_min, p->act_max);
+  const int full = tfle_full_range(&folded);
   const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c;
   const int32_t out_h = p->out_h, out_w = p->out_w, k_h = p->k_h, k_w = p->k_w;
   const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
-  const int32_t row_step = dil_h * in_w * ch, col_step = dil_w * ch;
-  const int32_t w_row_step = k_w * ch;
-  const int32_t off = p->input_offset;
-  int32_t b, oy, ox, c;
+  int32_t b, oy, ox;
   for (b = 0; b < p->batches; b++) {
     const int8_t *in_b = input + b * in_h * in_w * ch;
     for (oy = 0; oy < out_h; oy++) {
@@ -222,47 +287,20 @@ void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         int32_t kx0, kx1, rows, cols, border;
         const int8_t *in, *w;
-        const tfle_requant *r;
         int8_t *out = output + ((b * out_h + oy) * out_w + ox) * ch;
         clip_taps(x0, dil_w, k_w, in_w, &kx0, &kx1);
         rows = ky1 - ky0;
         cols = kx1 - kx0;
         border = rows != k_h || cols != k_w;
-        r = border ? &raw : &folded;
         /* the first tap inside the image (only read when there is one) */
-        in = in_b + ((y0 + dil_h * ky0) * in_w + x0 + dil_w * kx0) * ch;
+        in = rows == 0 || cols == 0
+                 ? input
+                 : in_b + ((y0 + dil_h * ky0) * in_w + x0 + dil_w * kx0) * ch;
         w = filter + (ky0 * k_w + kx0) * ch;
-        if (rows == 0 || cols == 0) in = input;
-        for (c = 0; c + 4 <= ch; c += 4) {
-          int32_t acc[4];
-          tfle_channel q0, q1, q2, q3;
-          if (border) {
-            dw_block4(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, 1, off,
-                      acc);
-          } else {
-            dw_block4(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, 0, 0,
-                      acc);
-          }
-          q0 = tfle_channel_of(r, c);
-          q1 = tfle_channel_of(r, c + 1);
-          q2 = tfle_channel_of(r, c + 2);
-          q3 = tfle_channel_of(r, c + 3);
-          out[c] = tfle_out(r, &q0, acc[0]);
-          out[c + 1] = tfle_out(r, &q1, acc[1]);
-          out[c + 2] = tfle_out(r, &q2, acc[2]);
-          out[c + 3] = tfle_out(r, &q3, acc[3]);
-        }
-        for (; c < ch; c++) {
-          const int32_t o = border ? off : 0;
-          int32_t sum = 0, ky, kx;
-          tfle_channel q;
-          for (ky = 0; ky < rows; ky++) {
-            const int8_t *x = in + ky * row_step + c;
-            const int8_t *wk = w + ky * w_row_step + c;
-            for (kx = 0; kx < cols; kx++) sum += (x[kx * col_step] + o) * wk[kx * ch];
-          }
-          q = tfle_channel_of(r, c);
-          out[c] = tfle_out(r, &q, sum);
+        if (full) {
+          dw_pixel_full(p, in, w, rows, cols, border, border ? &raw : &folded, out);
+        } else {
+          dw_pixel_clamp(p, in, w, rows, cols, border, border ? &raw : &folded, out);
         }
       }
     }

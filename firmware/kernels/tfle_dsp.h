@@ -20,6 +20,10 @@
 
 #include "tfle_math.h"
 
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#endif
+
 #if defined(__GNUC__)
 #define TFLE_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
@@ -60,16 +64,35 @@ TFLE_ALWAYS_INLINE uint32_t tfle_pair(int32_t off) { return ((uint32_t)off & 0xf
   ((with_off) ? tfle_sxtab16_hi((offp), (v)) : tfle_sxtb16_hi(v))
 #endif
 
-/* acc[0] += x . w over n values (x + off when with_off). */
-TFLE_ALWAYS_INLINE void tfle_mk_1x1(const int8_t *x, const int8_t *w, int32_t n, int with_off,
-                                    int32_t off, int32_t *acc) {
-  int32_t a = acc[0];
-  const int8_t *const end = x + n;
-  if (!with_off) off = 0;
+/* The part of a filter window that a micro-kernel walks: `rows` runs of n contiguous values;
+ * after each run the input pointer moves on by x_jump and the weight pointer by w_jump (from
+ * the end of the run). A fully connected row is one run. */
+typedef struct {
+  int32_t rows, n, x_jump, w_jump;
+} tfle_window;
+
+TFLE_ALWAYS_INLINE tfle_window tfle_window_of(int32_t rows, int32_t n, int32_t x_jump,
+                                              int32_t w_jump) {
+  tfle_window win;
+  win.rows = rows;
+  win.n = n;
+  win.x_jump = x_jump;
+  win.w_jump = w_jump;
+  return win;
+}
+
+/* acc[0] += x . w over the window (x + off when with_off). */
+TFLE_ALWAYS_INLINE void tfle_mk_1x1(const int8_t *x, const int8_t *w, tfle_window win,
+                                    int with_off, int32_t off, int32_t *acc) {
+  int32_t a = acc[0], r;
 #if TFLE_HAVE_SMLAD
-  {
-    const uint32_t offp = tfle_pair(off);
-    const int8_t *const end4 = x + (n & ~3);
+  const uint32_t offp = tfle_pair(with_off ? off : 0);
+#endif
+  if (!with_off) off = 0;
+  for (r = 0; r < win.rows; r++) {
+    const int8_t *const end = x + win.n;
+#if TFLE_HAVE_SMLAD
+    const int8_t *const end4 = x + (win.n & ~3);
     while (x != end4) {
       const uint32_t xv = tfle_ld4(x), wv = tfle_ld4(w);
       x += 4;
@@ -77,56 +100,68 @@ TFLE_ALWAYS_INLINE void tfle_mk_1x1(const int8_t *x, const int8_t *w, int32_t n,
       a = (int32_t)__smlad(TFLE_EXT_LO(with_off, offp, xv), __sxtb16(wv), a);
       a = (int32_t)__smlad(TFLE_EXT_HI(with_off, offp, xv), tfle_sxtb16_hi(wv), a);
     }
-  }
 #endif
-  while (x != end) a += (*x++ + off) * *w++;
+    while (x != end) a += (*x++ + off) * *w++;
+    x += win.x_jump;
+    w += win.w_jump;
+  }
   acc[0] = a;
 }
 
-/* Two input rows (x, x + xs) by two weight rows (w, w + ws) over n values:
+#if TFLE_HAVE_SMLAD
+/* Four values at offset o of two input rows (x, x + xs) by two weight rows (w, w + ws). */
+#define TFLE_STEP_2X2(o)                                                    \
+  do {                                                                      \
+    const uint32_t xa = tfle_ld4(x + (o)), xb = tfle_ld4(x + xs + (o));     \
+    const uint32_t wa = tfle_ld4(w + (o)), wb = tfle_ld4(w + ws + (o));     \
+    uint32_t xa_e = TFLE_EXT_LO(with_off, offp, xa);                        \
+    uint32_t xb_e = TFLE_EXT_LO(with_off, offp, xb);                        \
+    uint32_t wa_e = __sxtb16(wa), wb_e = __sxtb16(wb);                      \
+    a00 = (int32_t)__smlad(xa_e, wa_e, a00);                                \
+    a01 = (int32_t)__smlad(xa_e, wb_e, a01);                                \
+    a10 = (int32_t)__smlad(xb_e, wa_e, a10);                                \
+    a11 = (int32_t)__smlad(xb_e, wb_e, a11);                                \
+    xa_e = TFLE_EXT_HI(with_off, offp, xa);                                 \
+    xb_e = TFLE_EXT_HI(with_off, offp, xb);                                 \
+    wa_e = tfle_sxtb16_hi(wa);                                              \
+    wb_e = tfle_sxtb16_hi(wb);                                              \
+    a00 = (int32_t)__smlad(xa_e, wa_e, a00);                                \
+    a01 = (int32_t)__smlad(xa_e, wb_e, a01);                                \
+    a10 = (int32_t)__smlad(xb_e, wa_e, a10);                                \
+    a11 = (int32_t)__smlad(xb_e, wb_e, a11);                                \
+  } while (0)
+#endif
+
+/* Two input windows (x, x + xs) by two weight windows (w, w + ws):
  * acc = {x0.w0, x0.w1, x1.w0, x1.w1} (x + off when with_off). */
 TFLE_ALWAYS_INLINE void tfle_mk_2x2(const int8_t *x, int32_t xs, const int8_t *w, int32_t ws,
-                                    int32_t n, int with_off, int32_t off, int32_t *acc) {
-  int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-  const int8_t *const end = x + n;
-  if (!with_off) off = 0;
+                                    tfle_window win, int with_off, int32_t off, int32_t *acc) {
+  int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], r;
 #if TFLE_HAVE_SMLAD
-  {
-    const uint32_t offp = tfle_pair(off);
-    const int8_t *const end4 = x + (n & ~3);
+  const uint32_t offp = tfle_pair(with_off ? off : 0);
+#endif
+  if (!with_off) off = 0;
+  for (r = 0; r < win.rows; r++) {
+    const int8_t *const end = x + win.n;
+#if TFLE_HAVE_SMLAD
+    const int8_t *const end4 = x + (win.n & ~3);
     while (x != end4) {
-      const uint32_t xa = tfle_ld4(x), xb = tfle_ld4(x + xs);
-      const uint32_t wa = tfle_ld4(w), wb = tfle_ld4(w + ws);
-      uint32_t xa_e, xb_e, wa_e, wb_e;
+      TFLE_STEP_2X2(0);
       x += 4;
       w += 4;
-      xa_e = TFLE_EXT_LO(with_off, offp, xa);
-      xb_e = TFLE_EXT_LO(with_off, offp, xb);
-      wa_e = __sxtb16(wa);
-      wb_e = __sxtb16(wb);
-      a00 = (int32_t)__smlad(xa_e, wa_e, a00);
-      a01 = (int32_t)__smlad(xa_e, wb_e, a01);
-      a10 = (int32_t)__smlad(xb_e, wa_e, a10);
-      a11 = (int32_t)__smlad(xb_e, wb_e, a11);
-      xa_e = TFLE_EXT_HI(with_off, offp, xa);
-      xb_e = TFLE_EXT_HI(with_off, offp, xb);
-      wa_e = tfle_sxtb16_hi(wa);
-      wb_e = tfle_sxtb16_hi(wb);
-      a00 = (int32_t)__smlad(xa_e, wa_e, a00);
-      a01 = (int32_t)__smlad(xa_e, wb_e, a01);
-      a10 = (int32_t)__smlad(xb_e, wa_e, a10);
-      a11 = (int32_t)__smlad(xb_e, wb_e, a11);
     }
-  }
 #endif
-  while (x != end) {
-    const int32_t xa = x[0] + off, xb = x[xs] + off, wa = w[0], wb = w[ws];
-    x++;
-    w++;
-    a00 += xa * wa;
-    a01 += xa * wb;
-    a10 += xb * wa;
-    a11 += xb * wb;
+    while (x != end) {
+      const int32_t xa = x[0] + off, xb = x[xs] + off, wa = w[0], wb = w[ws];
+      x++;
+      w++;
+      a00 += xa * wa;
+      a01 += xa * wb;
+      a10 += xb * wa;
+      a11 += xb * wb;
+    }
+    x += win.x_jump;
+    w += win.w_jump;
   }
   acc[0] = a00;
   acc[1] = a01;
@@ -134,16 +169,18 @@ TFLE_ALWAYS_INLINE void tfle_mk_2x2(const int8_t *x, int32_t xs, const int8_t *w
   acc[3] = a11;
 }
 
-/* Two input rows (x, x + xs) by one weight row: acc = {x0.w, x1.w} (x + off when with_off). */
-TFLE_ALWAYS_INLINE void tfle_mk_2x1(const int8_t *x, int32_t xs, const int8_t *w, int32_t n,
-                                    int with_off, int32_t off, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1];
-  const int8_t *const end = x + n;
-  if (!with_off) off = 0;
+/* Two input windows (x, x + xs) by one weight window: acc = {x0.w, x1.w}. */
+TFLE_ALWAYS_INLINE void tfle_mk_2x1(const int8_t *x, int32_t xs, const int8_t *w,
+                                    tfle_window win, int with_off, int32_t off, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], r;
 #if TFLE_HAVE_SMLAD
-  {
-    const uint32_t offp = tfle_pair(off);
-    const int8_t *const end4 = x + (n & ~3);
+  const uint32_t offp = tfle_pair(with_off ? off : 0);
+#endif
+  if (!with_off) off = 0;
+  for (r = 0; r < win.rows; r++) {
+    const int8_t *const end = x + win.n;
+#if TFLE_HAVE_SMLAD
+    const int8_t *const end4 = x + (win.n & ~3);
     while (x != end4) {
       const uint32_t xa = tfle_ld4(x), xb = tfle_ld4(x + xs), wv = tfle_ld4(w);
       uint32_t w_e = __sxtb16(wv);
@@ -155,28 +192,32 @@ TFLE_ALWAYS_INLINE void tfle_mk_2x1(const int8_t *x, int32_t xs, const int8_t *w
       a0 = (int32_t)__smlad(TFLE_EXT_HI(with_off, offp, xa), w_e, a0);
       a1 = (int32_t)__smlad(TFLE_EXT_HI(with_off, offp, xb), w_e, a1);
     }
-  }
 #endif
-  while (x != end) {
-    const int32_t wv = *w++;
-    a0 += (x[0] + off) * wv;
-    a1 += (x[xs] + off) * wv;
-    x++;
+    while (x != end) {
+      const int32_t wv = *w++;
+      a0 += (x[0] + off) * wv;
+      a1 += (x[xs] + off) * wv;
+      x++;
+    }
+    x += win.x_jump;
+    w += win.w_jump;
   }
   acc[0] = a0;
   acc[1] = a1;
 }
 
-/* One input row by two weight rows (w, w + ws): acc = {x.w0, x.w1} (x + off when with_off). */
-TFLE_ALWAYS_INLINE void tfle_mk_1x2(const int8_t *x, const int8_t *w, int32_t ws, int32_t n,
-                                    int with_off, int32_t off, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1];
-  const int8_t *const end = x + n;
-  if (!with_off) off = 0;
+/* One input window by two weight windows (w, w + ws): acc = {x.w0, x.w1}. */
+TFLE_ALWAYS_INLINE void tfle_mk_1x2(const int8_t *x, const int8_t *w, int32_t ws,
+                                    tfle_window win, int with_off, int32_t off, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], r;
 #if TFLE_HAVE_SMLAD
-  {
-    const uint32_t offp = tfle_pair(off);
-    const int8_t *const end4 = x + (n & ~3);
+  const uint32_t offp = tfle_pair(with_off ? off : 0);
+#endif
+  if (!with_off) off = 0;
+  for (r = 0; r < win.rows; r++) {
+    const int8_t *const end = x + win.n;
+#if TFLE_HAVE_SMLAD
+    const int8_t *const end4 = x + (win.n & ~3);
     while (x != end4) {
       const uint32_t xv = tfle_ld4(x), wa = tfle_ld4(w), wb = tfle_ld4(w + ws);
       uint32_t x_e = TFLE_EXT_LO(with_off, offp, xv);
@@ -188,13 +229,15 @@ TFLE_ALWAYS_INLINE void tfle_mk_1x2(const int8_t *x, const int8_t *w, int32_t ws
       a0 = (int32_t)__smlad(x_e, tfle_sxtb16_hi(wa), a0);
       a1 = (int32_t)__smlad(x_e, tfle_sxtb16_hi(wb), a1);
     }
-  }
 #endif
-  while (x != end) {
-    const int32_t xv = *x++ + off;
-    a0 += xv * w[0];
-    a1 += xv * w[ws];
-    w++;
+    while (x != end) {
+      const int32_t xv = *x++ + off;
+      a0 += xv * w[0];
+      a1 += xv * w[ws];
+      w++;
+    }
+    x += win.x_jump;
+    w += win.w_jump;
   }
   acc[0] = a0;
   acc[1] = a1;
@@ -256,11 +299,6 @@ typedef struct {
   int32_t out_offset, act_min, act_max;
 } tfle_requant;
 
-/* One channel's bias, multiplier and shift, in registers while its outputs are written. */
-typedef struct {
-  int32_t bias, mult, shift;
-} tfle_channel;
-
 TFLE_ALWAYS_INLINE tfle_requant tfle_requant_of(const int32_t *bias, const int32_t *mult,
                                                const int8_t *shift, int32_t per_channel,
                                                int32_t out_offset, int32_t act_min,
@@ -276,20 +314,88 @@ TFLE_ALWAYS_INLINE tfle_requant tfle_requant_of(const int32_t *bias, const int32
   return r;
 }
 
+/* One channel's bias and requantization, in registers while its outputs are written.
+ *
+ * For a right shift r = -shift >= 1 (multipliers below one, the usual case) TFLM's two
+ * roundings, SRDHM then RoundingDivideByPOT, fold into one: floor(floor(a / m) + c) / n) =
+ * floor((a + c m) / (m n)) for integers, so
+ *   MultiplyByQuantizedMultiplier(x, M, -r) = (x M + 2^30 + 2^(30 + r) - [x < 0] 2^31) >> (31 + r)
+ * exactly (the sign of SRDHM's result only differs from x's where that result is 0, which
+ * rounds to 0 either way). The constant 2^30 + 2^(30 + r) is (k_hi, k_lo) below; the
+ * whole requantization is two multiply-accumulates into 64 bits and one shift of the high
+ * word. Other shifts take tfle_requantize. */
+typedef struct {
+  int32_t bias, mult, shift;
+  int32_t hi_shift;    /* r - 1 */
+  uint32_t k_lo, k_hi; /* 2^30 + 2^(30 + r) */
+} tfle_channel;
+
 TFLE_ALWAYS_INLINE tfle_channel tfle_channel_of(const tfle_requant *r, int32_t ch) {
   tfle_channel c;
+  uint32_t pw;
   c.bias = r->bias[ch];
   c.mult = r->mult[ch * r->qstep];
   c.shift = r->shift[ch * r->qstep];
+  pw = 1u << ((-c.shift) & 31); /* 2^r (only used when shift < 0) */
+  c.hi_shift = -c.shift - 1;
+  c.k_lo = 0x40000000u + (pw << 30);
+  c.k_hi = pw >> 2;
   return c;
 }
 
-/* The int8 output of one accumulator: bias, requantization, output offset, clamp. */
-TFLE_ALWAYS_INLINE int8_t tfle_out(const tfle_requant *r, const tfle_channel *c, int32_t acc) {
-  int32_t y = tfle_requantize(tfle_wrap_add(acc, c->bias), c->mult, c->shift) + r->out_offset;
-  y = y < r->act_min ? r->act_min : y;
-  y = y > r->act_max ? r->act_max : y;
+/* x * M * 2^-r with TFLM's roundings, for a channel whose shift is negative (see above). */
+TFLE_ALWAYS_INLINE int32_t tfle_mul_shift_right(int32_t x, const tfle_channel *c) {
+#if defined(__arm__) && defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+  /* two SMLALs; written out because the compiler turns the constant one into five
+   * instructions */
+  uint32_t lo = c->k_lo;
+  int32_t hi = (int32_t)c->k_hi;
+  const int32_t negative = (int32_t)((uint32_t)x >> 31);
+  __asm__("smlal %0, %1, %2, %3\n\tsmlal %0, %1, %4, %5"
+          : "+&r"(lo), "+&r"(hi)
+          : "r"(x), "r"(c->mult), "r"(negative), "r"(INT32_MIN));
+  return hi >> c->hi_shift;
+#else
+  int64_t v = (int64_t)(((uint64_t)c->k_hi << 32) | c->k_lo);
+  v += (int64_t)x * c->mult;
+  v -= (int64_t)((uint32_t)x >> 31) << 31;
+  return (int32_t)(v >> 32) >> c->hi_shift;
+#endif
+}
+
+/* The int8 output of one accumulator: bias, requantization, output offset, clamp. `full` (a
+ * literal at every call site) says the activation range is all of int8, so one saturation
+ * clamps. */
+TFLE_ALWAYS_INLINE int8_t tfle_out_c(const tfle_requant *r, const tfle_channel *c, int32_t acc,
+                                     int full) {
+  const int32_t x = tfle_wrap_add(acc, c->bias);
+  int32_t y = c->shift < 0 ? tfle_mul_shift_right(x, c) : tfle_requantize(x, c->mult, c->shift);
+  y += r->out_offset;
+  if (full) {
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    y = __ssat(y, 8);
+#else
+    y = y < -128 ? -128 : (y > 127 ? 127 : y);
+#endif
+  } else {
+    y = y < r->act_min ? r->act_min : y;
+    y = y > r->act_max ? r->act_max : y;
+  }
   return (int8_t)y;
 }
+
+TFLE_ALWAYS_INLINE int8_t tfle_out(const tfle_requant *r, const tfle_channel *c, int32_t acc) {
+  return tfle_out_c(r, c, acc, 0);
+}
+
+/* Whether a layer's activation range is all of int8. */
+TFLE_ALWAYS_INLINE int tfle_full_range(const tfle_requant *r) {
+  return r->act_min == -128 && r->act_max == 127;
+}
+
+/* The blocked GEMM of tfle_fc.c (also used for convolutions over gathered windows):
+ * y[m * y_stride + n] = requantized x[m] . w[n] over k values, m < rows, n < n_out. */
+void tfle_gemm_s8(const int8_t *x, int32_t rows, int32_t k, const int8_t *w, int32_t n_out,
+                  const tfle_requant *r, int8_t *y, int32_t y_stride);
 
 #endif /* TFLE_DSP_H */

@@ -14,63 +14,67 @@ static inline int8_t requantize(const tfle_fc_params *p, int32_t sum, const int3
   return (int8_t)tfle_clamp_i32(acc, p->act_min, p->act_max);
 }
 
-/* A GEMM: out[m][n] = in[m] . w[n] over in_depth, m < batches (pixels, for a 1x1 conv),
- * n < out_depth. Two rows by two channels at a time, so each loaded word feeds two
- * multiply-accumulates; a single row (batch 1) goes four channels at a time. */
+/* A GEMM: y[m * y_stride + n] = x[m] . w[n] over k values, for m < rows, n < n_out (rows are
+ * k apart in x, as are the weight rows in w). Two rows by two channels at a time, so each
+ * loaded word feeds two multiply-accumulates; a single row goes four channels at a time. */
+void tfle_gemm_s8(const int8_t *x, int32_t rows, int32_t k, const int8_t *w, int32_t n_out,
+                  const tfle_requant *rq, int8_t *y, int32_t y_stride) {
+  const tfle_requant local = *rq; /* a copy that the int8 stores cannot alias */
+  const tfle_requant *const r = &local;
+  const tfle_window row = tfle_window_of(1, k, 0, 0);
+  int32_t m = 0, n;
+  for (; m + 2 <= rows; m += 2, x += 2 * k, y += 2 * y_stride) {
+    for (n = 0; n + 2 <= n_out; n += 2) {
+      int32_t acc[4] = {0, 0, 0, 0};
+      tfle_channel c0, c1;
+      tfle_mk_2x2(x, k, w + n * k, k, row, 0, 0, acc);
+      c0 = tfle_channel_of(r, n);
+      c1 = tfle_channel_of(r, n + 1);
+      y[n] = tfle_out(r, &c0, acc[0]);
+      y[n + 1] = tfle_out(r, &c1, acc[1]);
+      y[n + y_stride] = tfle_out(r, &c0, acc[2]);
+      y[n + y_stride + 1] = tfle_out(r, &c1, acc[3]);
+    }
+    if (n < n_out) {
+      int32_t acc[2] = {0, 0};
+      tfle_channel c;
+      tfle_mk_2x1(x, k, w + n * k, row, 0, 0, acc);
+      c = tfle_channel_of(r, n);
+      y[n] = tfle_out(r, &c, acc[0]);
+      y[n + y_stride] = tfle_out(r, &c, acc[1]);
+    }
+  }
+  if (m < rows) {
+    for (n = 0; n + 4 <= n_out; n += 4) {
+      int32_t acc[4] = {0, 0, 0, 0};
+      tfle_channel c0, c1, c2, c3;
+      tfle_mk_1x4(x, w + n * k, k, k, acc);
+      c0 = tfle_channel_of(r, n);
+      c1 = tfle_channel_of(r, n + 1);
+      c2 = tfle_channel_of(r, n + 2);
+      c3 = tfle_channel_of(r, n + 3);
+      y[n] = tfle_out(r, &c0, acc[0]);
+      y[n + 1] = tfle_out(r, &c1, acc[1]);
+      y[n + 2] = tfle_out(r, &c2, acc[2]);
+      y[n + 3] = tfle_out(r, &c3, acc[3]);
+    }
+    for (; n < n_out; n++) {
+      int32_t acc[1] = {0};
+      tfle_channel c;
+      tfle_mk_1x1(x, w + n * k, row, 0, 0, acc);
+      c = tfle_channel_of(r, n);
+      y[n] = tfle_out(r, &c, acc[0]);
+    }
+  }
+}
+
+/* FULLY_CONNECTED (and a 1x1 CONV_2D of stride 1, pixels being the batches) is one GEMM. */
 void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, const int32_t *mult,
                              const int8_t *shift, int8_t *output) {
   const tfle_requant r = tfle_requant_of(bias, mult, shift, p->per_channel, p->output_offset,
                                          p->act_min, p->act_max);
-  const int32_t k = p->in_depth, n_out = p->out_depth, batches = p->batches;
-  int32_t m = 0, n;
-  for (; m + 2 <= batches; m += 2) {
-    const int8_t *x = input + m * k;
-    int8_t *y = output + m * n_out;
-    for (n = 0; n + 2 <= n_out; n += 2) {
-      int32_t acc[4] = {0, 0, 0, 0};
-      tfle_channel c0, c1;
-      tfle_mk_2x2(x, k, filter + n * k, k, k, 0, 0, acc);
-      c0 = tfle_channel_of(&r, n);
-      c1 = tfle_channel_of(&r, n + 1);
-      y[n] = tfle_out(&r, &c0, acc[0]);
-      y[n + 1] = tfle_out(&r, &c1, acc[1]);
-      y[n + n_out] = tfle_out(&r, &c0, acc[2]);
-      y[n + n_out + 1] = tfle_out(&r, &c1, acc[3]);
-    }
-    if (n < n_out) {
-      int32_t acc[2] = {0, 0};
-      tfle_channel c;
-      tfle_mk_2x1(x, k, filter + n * k, k, 0, 0, acc);
-      c = tfle_channel_of(&r, n);
-      y[n] = tfle_out(&r, &c, acc[0]);
-      y[n + n_out] = tfle_out(&r, &c, acc[1]);
-    }
-  }
-  if (m < batches) {
-    const int8_t *x = input + m * k;
-    int8_t *y = output + m * n_out;
-    for (n = 0; n + 4 <= n_out; n += 4) {
-      int32_t acc[4] = {0, 0, 0, 0};
-      tfle_channel c0, c1, c2, c3;
-      tfle_mk_1x4(x, filter + n * k, k, k, acc);
-      c0 = tfle_channel_of(&r, n);
-      c1 = tfle_channel_of(&r, n + 1);
-      c2 = tfle_channel_of(&r, n + 2);
-      c3 = tfle_channel_of(&r, n + 3);
-      y[n] = tfle_out(&r, &c0, acc[0]);
-      y[n + 1] = tfle_out(&r, &c1, acc[1]);
-      y[n + 2] = tfle_out(&r, &c2, acc[2]);
-      y[n + 3] = tfle_out(&r, &c3, acc[3]);
-    }
-    for (; n < n_out; n++) {
-      int32_t acc[1] = {0};
-      tfle_channel c;
-      tfle_mk_1x1(x, filter + n * k, k, 0, 0, acc);
-      c = tfle_channel_of(&r, n);
-      y[n] = tfle_out(&r, &c, acc[0]);
-    }
-  }
+  tfle_gemm_s8(input, p->batches, p->in_depth, filter, p->out_depth, &r, output, p->out_depth);
 }
 
 void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input,

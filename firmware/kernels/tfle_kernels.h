@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* Constant arrays that kernels read a word at a time (packed weights) are 4-byte aligned. */
+#if defined(__GNUC__)
+#define TFLE_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define TFLE_ALIGNED(n)
+#endif
+
 /* Sparse weights, row by row (a row = one output channel's weights, flattened): row r has
  * counts[r] entries; entry k is at position pos += deltas[k] (pos starts at 0 for each row)
  * with weight values[k]. Gaps over 255 are bridged by zero-valued entries. */
@@ -88,6 +95,24 @@ void tfle_fully_connected_s8(const tfle_fc_params *p, const int8_t *input,
                              const int8_t *shift, int8_t *output);
 void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input,
                                     const tfle_sparse_weights *filter, const int32_t *bias,
+                                    const int32_t *mult, const int8_t *shift, int8_t *output);
+
+/* Packed weights for the GEMM kernels: each output channel's weights (a row of k values in
+ * filter order, OHWI or OI) run on with zeros to k4, a multiple of 4; channels 2j and 2j + 1
+ * are interleaved 4 bytes at a time (4 of row 2j, 4 of row 2j + 1, ...); an odd last channel
+ * follows alone. tflite_edge.aot writes this layout. The convolution gathers the windows of
+ * two output pixels (im2col) into a stack buffer of TFLE_GATHER_BYTES (and half that again
+ * for one window), so it takes k4 <= TFLE_GATHER_BYTES / 2; so does a fully connected layer
+ * whose in_depth is not a multiple of 4. */
+#define TFLE_GATHER_BYTES 512
+
+/* CONV_2D with groups == 1 (any kernel size, stride, dilation and padding). */
+void tfle_conv2d_packed_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *packed,
+                           const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                           int8_t *output);
+/* FULLY_CONNECTED, one input row at a time, four output channels at a time. */
+void tfle_fully_connected_packed_s8(const tfle_fc_params *p, const int8_t *input,
+                                    const int8_t *packed, const int32_t *bias,
                                     const int32_t *mult, const int8_t *shift, int8_t *output);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D (input and output share quantization). */

@@ -127,18 +127,18 @@ static inline int32_t tfle_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
 
 /* tfle_mbqm for the kernels' hot path: the same result for every multiplier but INT32_MIN
  * (quantized multipliers are in [0, 2^31), so that case never arises). SRDHM's nudge-and-
- * truncate equals (a * b + 2^30) >> 31 for every product (one SMLAL on Cortex-M), and the
- * rounding right shift needs no branch on the sign of the shift. */
+ * truncate equals (a * b + 2^30) >> 31 for every product (one SMLAL on Cortex-M), and neither
+ * shift needs a branch on the sign of `shift`. */
 static inline int32_t tfle_requantize(int32_t x, int32_t multiplier, int32_t shift) {
 #if TFLE_SINGLE_ROUNDING
   return tfle_mbqm(x, multiplier, shift);
 #else
-  const int left_shift = shift > 0 ? shift : 0;
-  const int right_shift = shift > 0 ? 0 : -shift;
+  const int32_t left_shift = shift & ~(shift >> 31); /* max(shift, 0) */
+  const int32_t right_shift = left_shift - shift;    /* max(-shift, 0) */
   const int64_t ab = (int64_t)tfle_wrap_shl(x, left_shift) * multiplier + ((int64_t)1 << 30);
   const int32_t high = (int32_t)(ab >> 31);
   const int32_t mask = (int32_t)((1u << right_shift) - 1u);
-  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)high >> 31);
   return (high >> right_shift) + ((high & mask) > threshold ? 1 : 0);
 #endif
 }
