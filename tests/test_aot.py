@@ -471,6 +471,22 @@ def test_single_op_kernel_choice(case, op_models, tmp_path):
     assert calls == [KERNEL_OF[case]]
 
 
+def test_single_op_sparse_kernel_choice(op_models, tmp_path):
+    """With sparse=True, convolutions whose windows fit take the gathering sparse kernel, the
+    others (grouped, windows over 256 values) the general one."""
+    want = {
+        "conv_valid_relu": "tfle_conv2d_sparse_taps_s8",
+        "conv_dilated_same": "tfle_conv2d_sparse_taps_s8",
+        "conv_1x1_no_bias": "tfle_conv2d_sparse_taps_s8",
+        "conv_rows_large_window": "tfle_conv2d_sparse_s8",
+        "conv_grouped": "tfle_conv2d_sparse_s8",
+    }
+    for case, kernel in want.items():
+        compile_aot(op_models(case), tmp_path / case, sparse=True)
+        calls = re.findall(r"\b(tfle_\w+_s8)\(", (tmp_path / case / "tfle_model.c").read_text())
+        assert calls == [kernel], case
+
+
 def test_single_op_options_are_covered(op_models):
     """The cases above really vary what they claim to vary (read back from the .tflite)."""
     seen: dict[str, set] = {}
@@ -669,6 +685,8 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
             re.findall(r"\b(tfle_\w+_s8)\(", (tmp_path / name / "tfle_model.c").read_text())
         )
     specialised = {
+        "tfle_conv2d_sparse_taps_s8",
+        "tfle_fully_connected_sparse_s8",
         "tfle_conv2d_packed_s8",
         "tfle_conv2d_rows_s8",
         "tfle_depthwise_conv2d_dm1_s8",

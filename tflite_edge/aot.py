@@ -99,6 +99,8 @@ SPARSE_MIN_ZEROS = 0.5
 # TFLE_GATHER_BYTES of firmware/kernels/tfle_kernels.h: the packed GEMM kernels gather windows
 # of up to half this many bytes (rounded up to a multiple of 4) on the stack.
 GATHER_BYTES = 512
+# TFLE_SPARSE_WINDOW: the largest window of the sparse convolution by tap positions.
+SPARSE_WINDOW = 256
 
 _C_TYPES = {
     np.dtype(np.int8): "int8_t",
@@ -1019,6 +1021,29 @@ def _maybe_sparse(ctx: EmitContext, rows: np.ndarray) -> str | None:
     return ctx.const_struct("w_sparse", "tfle_sparse_weights", f"{{{c}, {v}, {d}}}")
 
 
+def _maybe_sparse_taps(ctx: EmitContext, rows: np.ndarray) -> str | None:
+    """Name of a tfle_sparse_taps block (nonzeros by window position) under the sparse policy.
+
+    For convolutions whose windows have at most SPARSE_WINDOW values; the policy is the one
+    of `_maybe_sparse`, with this layout's size (two bytes a nonzero, two a channel).
+    """
+    if ctx.sparse is False or rows.size == 0:
+        return None
+    nonzero = rows != 0
+    counts = nonzero.sum(axis=1).astype(np.uint16)
+    sparse_bytes = counts.nbytes + 2 * int(counts.sum())
+    if ctx.sparse == "auto":
+        if float(np.mean(~nonzero)) < SPARSE_MIN_ZEROS or sparse_bytes >= rows.size:
+            return None
+    taps = np.nonzero(nonzero)[1].astype(np.uint8)
+    values = rows[nonzero].astype(np.int8)
+    c = ctx.const_array("w_counts", counts)
+    v = ctx.const_array("w_values", values if values.size else np.zeros(1, np.int8))
+    t = ctx.const_array("w_taps", taps if taps.size else np.zeros(1, np.uint8))
+    ctx.sparse_layer = True
+    return ctx.const_struct("w_sparse", "tfle_sparse_taps", f"{{{c}, {v}, {t}}}")
+
+
 def _require_int8(ctx: EmitContext, *views: TensorView | None) -> None:
     for v in views:
         if v is not None and v.dtype != np.int8:
@@ -1126,7 +1151,8 @@ def _conv2d(ctx: EmitContext) -> str:
     mult, shift, per_channel = _multipliers(ctx, x, w, y, oc)
     rows = np.asarray(w.data).reshape(oc, -1)
     bias = _folded_bias(ctx, b, x, rows)
-    sparse = _maybe_sparse(ctx, rows)
+    by_taps = fic == ic and rows.shape[1] <= SPARSE_WINDOW
+    sparse = _maybe_sparse_taps(ctx, rows) if by_taps else _maybe_sparse(ctx, rows)
     if not sparse and fic == ic and _fits_gather(kh * kw * ic):
         # windows gathered two pixels at a time, one GEMM with the packed filter
         packed = ctx.const_array("filter", pack_pairs(rows), align=4)
@@ -1163,6 +1189,11 @@ def _conv2d(ctx: EmitContext) -> str:
             -x.zero_point, y.zero_point, amin, amax, per_channel, 1,
         )) + "}",
     )  # fmt: skip
+    if sparse and by_taps:
+        return (
+            f"tfle_conv2d_sparse_taps_s8(&{params}, {x.expr}, &{sparse}, {bias}, {mult}, "
+            f"{shift}, {y.expr});"
+        )
     if sparse:
         return f"tfle_conv2d_sparse_s8(&{params}, {x.expr}, &{sparse}, {bias}, {mult}, {shift}, {y.expr});"
     if fic == ic and dw == 1:

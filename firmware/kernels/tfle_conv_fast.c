@@ -215,7 +215,7 @@ static void dw_block4_off(const int8_t *in, int32_t row_step, int32_t col_step,
  * tap `w`), rows x cols taps; `border` when the padding clips the window. */
 TFLE_ALWAYS_INLINE void dw_pixel(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
                                  int32_t rows, int32_t cols, int border, const tfle_requant *rq,
-                                 int8_t *out, int full) {
+                                 int8_t *out, int mode) {
   const tfle_requant r = *rq; /* a copy that the int8 stores cannot alias */
   const int32_t ch = p->in_c, off = p->input_offset;
   const int32_t row_step = p->dil_h * p->in_w * ch, col_step = p->dil_w * ch;
@@ -230,13 +230,13 @@ TFLE_ALWAYS_INLINE void dw_pixel(const tfle_conv_params *p, const int8_t *in, co
       dw_block4(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, acc);
     }
     q = tfle_channel_of(&r, c);
-    out[c] = tfle_out_c(&r, &q, acc[0], full);
+    out[c] = tfle_out_c(&r, &q, acc[0], mode);
     q = tfle_channel_of(&r, c + 1);
-    out[c + 1] = tfle_out_c(&r, &q, acc[1], full);
+    out[c + 1] = tfle_out_c(&r, &q, acc[1], mode);
     q = tfle_channel_of(&r, c + 2);
-    out[c + 2] = tfle_out_c(&r, &q, acc[2], full);
+    out[c + 2] = tfle_out_c(&r, &q, acc[2], mode);
     q = tfle_channel_of(&r, c + 3);
-    out[c + 3] = tfle_out_c(&r, &q, acc[3], full);
+    out[c + 3] = tfle_out_c(&r, &q, acc[3], mode);
   }
   for (; c < ch; c++) {
     const int32_t o = border ? off : 0;
@@ -248,20 +248,26 @@ TFLE_ALWAYS_INLINE void dw_pixel(const tfle_conv_params *p, const int8_t *in, co
       for (kx = 0; kx < cols; kx++) sum += (x[kx * col_step] + o) * wk[kx * ch];
     }
     q = tfle_channel_of(&r, c);
-    out[c] = tfle_out_c(&r, &q, sum, full);
+    out[c] = tfle_out_c(&r, &q, sum, mode);
   }
 }
 
-static void dw_pixel_full(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+static void dw_pixel_int8(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
                           int32_t rows, int32_t cols, int border, const tfle_requant *r,
                           int8_t *out) {
-  dw_pixel(p, in, w, rows, cols, border, r, out, 1);
+  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_INT8);
 }
 
-static void dw_pixel_clamp(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
-                           int32_t rows, int32_t cols, int border, const tfle_requant *r,
-                           int8_t *out) {
-  dw_pixel(p, in, w, rows, cols, border, r, out, 0);
+static void dw_pixel_relu(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+                          int32_t rows, int32_t cols, int border, const tfle_requant *r,
+                          int8_t *out) {
+  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_RELU);
+}
+
+static void dw_pixel_any(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
+                         int32_t rows, int32_t cols, int border, const tfle_requant *r,
+                         int8_t *out) {
+  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_ANY);
 }
 
 void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
@@ -272,7 +278,7 @@ void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input
                                               p->output_offset, p->act_min, p->act_max);
   const tfle_requant raw = tfle_requant_of(bias_raw, mult, shift, p->per_channel,
                                            p->output_offset, p->act_min, p->act_max);
-  const int full = tfle_full_range(&folded);
+  const int mode = tfle_clamp_mode(&folded);
   const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c;
   const int32_t out_h = p->out_h, out_w = p->out_w, k_h = p->k_h, k_w = p->k_w;
   const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
@@ -297,10 +303,13 @@ void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input
                  ? input
                  : in_b + ((y0 + dil_h * ky0) * in_w + x0 + dil_w * kx0) * ch;
         w = filter + (ky0 * k_w + kx0) * ch;
-        if (full) {
-          dw_pixel_full(p, in, w, rows, cols, border, border ? &raw : &folded, out);
+        const tfle_requant *r = border ? &raw : &folded;
+        if (mode == TFLE_CLAMP_INT8) {
+          dw_pixel_int8(p, in, w, rows, cols, border, r, out);
+        } else if (mode == TFLE_CLAMP_RELU) {
+          dw_pixel_relu(p, in, w, rows, cols, border, r, out);
         } else {
-          dw_pixel_clamp(p, in, w, rows, cols, border, border ? &raw : &folded, out);
+          dw_pixel_any(p, in, w, rows, cols, border, r, out);
         }
       }
     }

@@ -363,20 +363,37 @@ TFLE_ALWAYS_INLINE int32_t tfle_mul_shift_right(int32_t x, const tfle_channel *c
 #endif
 }
 
-/* The int8 output of one accumulator: bias, requantization, output offset, clamp. `full` (a
- * literal at every call site) says the activation range is all of int8, so one saturation
- * clamps. */
+/* How a layer clamps its outputs: the activation range is all of int8 (one saturation), or
+ * [act_min, 127] (a ReLU: saturation and a maximum), or anything else. */
+#define TFLE_CLAMP_ANY 0
+#define TFLE_CLAMP_INT8 1
+#define TFLE_CLAMP_RELU 2
+
+TFLE_ALWAYS_INLINE int tfle_clamp_mode(const tfle_requant *r) {
+  if (r->act_max != 127) return TFLE_CLAMP_ANY;
+  return r->act_min == -128 ? TFLE_CLAMP_INT8 : TFLE_CLAMP_RELU;
+}
+
+TFLE_ALWAYS_INLINE int32_t tfle_sat8(int32_t y) {
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+  return __ssat(y, 8);
+#else
+  return y < -128 ? -128 : (y > 127 ? 127 : y);
+#endif
+}
+
+/* The int8 output of one accumulator: bias, requantization, output offset, clamp. `mode` (a
+ * literal at every call site) is the layer's TFLE_CLAMP_*. */
 TFLE_ALWAYS_INLINE int8_t tfle_out_c(const tfle_requant *r, const tfle_channel *c, int32_t acc,
-                                     int full) {
+                                     int mode) {
   const int32_t x = tfle_wrap_add(acc, c->bias);
   int32_t y = c->shift < 0 ? tfle_mul_shift_right(x, c) : tfle_requantize(x, c->mult, c->shift);
   y += r->out_offset;
-  if (full) {
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
-    y = __ssat(y, 8);
-#else
-    y = y < -128 ? -128 : (y > 127 ? 127 : y);
-#endif
+  if (mode == TFLE_CLAMP_INT8) {
+    y = tfle_sat8(y);
+  } else if (mode == TFLE_CLAMP_RELU) {
+    y = tfle_sat8(y);
+    y = y < r->act_min ? r->act_min : y;
   } else {
     y = y < r->act_min ? r->act_min : y;
     y = y > r->act_max ? r->act_max : y;
@@ -385,12 +402,7 @@ TFLE_ALWAYS_INLINE int8_t tfle_out_c(const tfle_requant *r, const tfle_channel *
 }
 
 TFLE_ALWAYS_INLINE int8_t tfle_out(const tfle_requant *r, const tfle_channel *c, int32_t acc) {
-  return tfle_out_c(r, c, acc, 0);
-}
-
-/* Whether a layer's activation range is all of int8. */
-TFLE_ALWAYS_INLINE int tfle_full_range(const tfle_requant *r) {
-  return r->act_min == -128 && r->act_max == 127;
+  return tfle_out_c(r, c, acc, TFLE_CLAMP_ANY);
 }
 
 /* The blocked GEMM of tfle_fc.c (also used for convolutions over gathered windows):

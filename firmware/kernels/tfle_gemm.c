@@ -189,7 +189,7 @@ static int32_t mk_one_one(const int8_t *x, const int8_t *w, int32_t k4) {
 /* Outputs of channels [0, out_c) for two pixels gathered in x2 (y1 = the second pixel's). */
 TFLE_ALWAYS_INLINE void pixel_pair_body(const int8_t *x2, const int8_t *packed, int32_t k4,
                                         int32_t out_c, const tfle_requant *rq, int8_t *y0,
-                                        int8_t *y1, int full) {
+                                        int8_t *y1, int mode) {
   const tfle_requant r = *rq; /* a copy that the int8 stores cannot alias */
   int32_t oc = 0;
   const int8_t *w = packed;
@@ -198,25 +198,25 @@ TFLE_ALWAYS_INLINE void pixel_pair_body(const int8_t *x2, const int8_t *packed, 
     tfle_channel c0, c1;
     mk_pair_pair(x2, w, k4, acc);
     c0 = tfle_channel_of(&r, oc);
-    y0[oc] = tfle_out_c(&r, &c0, acc[0], full);
-    y1[oc] = tfle_out_c(&r, &c0, acc[2], full);
+    y0[oc] = tfle_out_c(&r, &c0, acc[0], mode);
+    y1[oc] = tfle_out_c(&r, &c0, acc[2], mode);
     c1 = tfle_channel_of(&r, oc + 1);
-    y0[oc + 1] = tfle_out_c(&r, &c1, acc[1], full);
-    y1[oc + 1] = tfle_out_c(&r, &c1, acc[3], full);
+    y0[oc + 1] = tfle_out_c(&r, &c1, acc[1], mode);
+    y1[oc + 1] = tfle_out_c(&r, &c1, acc[3], mode);
   }
   if (oc < out_c) {
     int32_t acc[2];
     tfle_channel c;
     mk_pair_one(x2, w, k4, acc);
     c = tfle_channel_of(&r, oc);
-    y0[oc] = tfle_out_c(&r, &c, acc[0], full);
-    y1[oc] = tfle_out_c(&r, &c, acc[1], full);
+    y0[oc] = tfle_out_c(&r, &c, acc[0], mode);
+    y1[oc] = tfle_out_c(&r, &c, acc[1], mode);
   }
 }
 
 /* Outputs of channels [0, out_c) for one row x (k4 values, any alignment). */
 TFLE_ALWAYS_INLINE void row_body(const int8_t *x, const int8_t *packed, int32_t k4,
-                                 int32_t out_c, const tfle_requant *rq, int8_t *y, int full) {
+                                 int32_t out_c, const tfle_requant *rq, int8_t *y, int mode) {
   const tfle_requant r = *rq;
   int32_t oc = 0;
   const int8_t *w = packed;
@@ -225,47 +225,57 @@ TFLE_ALWAYS_INLINE void row_body(const int8_t *x, const int8_t *packed, int32_t 
     tfle_channel c;
     mk_one_quad(x, w, w + 2 * k4, k4, acc);
     c = tfle_channel_of(&r, oc);
-    y[oc] = tfle_out_c(&r, &c, acc[0], full);
+    y[oc] = tfle_out_c(&r, &c, acc[0], mode);
     c = tfle_channel_of(&r, oc + 1);
-    y[oc + 1] = tfle_out_c(&r, &c, acc[1], full);
+    y[oc + 1] = tfle_out_c(&r, &c, acc[1], mode);
     c = tfle_channel_of(&r, oc + 2);
-    y[oc + 2] = tfle_out_c(&r, &c, acc[2], full);
+    y[oc + 2] = tfle_out_c(&r, &c, acc[2], mode);
     c = tfle_channel_of(&r, oc + 3);
-    y[oc + 3] = tfle_out_c(&r, &c, acc[3], full);
+    y[oc + 3] = tfle_out_c(&r, &c, acc[3], mode);
   }
   if (oc + 2 <= out_c) {
     int32_t acc[2];
     tfle_channel c;
     mk_one_pair(x, w, k4, acc);
     c = tfle_channel_of(&r, oc);
-    y[oc] = tfle_out_c(&r, &c, acc[0], full);
+    y[oc] = tfle_out_c(&r, &c, acc[0], mode);
     c = tfle_channel_of(&r, oc + 1);
-    y[oc + 1] = tfle_out_c(&r, &c, acc[1], full);
+    y[oc + 1] = tfle_out_c(&r, &c, acc[1], mode);
     oc += 2;
     w += 2 * k4;
   }
   if (oc < out_c) {
     tfle_channel c = tfle_channel_of(&r, oc);
-    y[oc] = tfle_out_c(&r, &c, mk_one_one(x, w, k4), full);
+    y[oc] = tfle_out_c(&r, &c, mk_one_one(x, w, k4), mode);
   }
 }
 
-/* The same for layers whose activation range is all of int8 (one saturation) or not. */
+/* The same, compiled once for each way of clamping (TFLE_CLAMP_*). */
 static void gemm_pixel_pair(const int8_t *x2, const int8_t *packed, int32_t k4, int32_t out_c,
                             const tfle_requant *r, int8_t *y0, int8_t *y1) {
-  if (tfle_full_range(r)) {
-    pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, 1);
-  } else {
-    pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, 0);
+  switch (tfle_clamp_mode(r)) {
+    case TFLE_CLAMP_INT8:
+      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_INT8);
+      break;
+    case TFLE_CLAMP_RELU:
+      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_RELU);
+      break;
+    default:
+      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_ANY);
   }
 }
 
 static void gemm_row(const int8_t *x, const int8_t *packed, int32_t k4, int32_t out_c,
                      const tfle_requant *r, int8_t *y) {
-  if (tfle_full_range(r)) {
-    row_body(x, packed, k4, out_c, r, y, 1);
-  } else {
-    row_body(x, packed, k4, out_c, r, y, 0);
+  switch (tfle_clamp_mode(r)) {
+    case TFLE_CLAMP_INT8:
+      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_INT8);
+      break;
+    case TFLE_CLAMP_RELU:
+      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_RELU);
+      break;
+    default:
+      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_ANY);
   }
 }
 

@@ -41,6 +41,16 @@ typedef struct {
   const uint8_t *deltas;
 } tfle_sparse_weights;
 
+/* Sparse weights by position: channel r has counts[r] nonzeros; nonzero k has value
+ * values[k] at position taps[k] of the channel's window (filter order), which is why windows
+ * have at most TFLE_SPARSE_WINDOW values. */
+typedef struct {
+  const uint16_t *counts;
+  const int8_t *values;
+  const uint8_t *taps;
+} tfle_sparse_taps;
+#define TFLE_SPARSE_WINDOW 256
+
 /* CONV_2D and DEPTHWISE_CONV_2D. */
 typedef struct {
   int32_t batches, in_h, in_w, in_c;
@@ -63,6 +73,11 @@ void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
 void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
                               const int8_t *filter, const int32_t *bias, const int32_t *mult,
                               const int8_t *shift, int8_t *output);
+/* Sparse CONV_2D with groups == 1 and windows of at most TFLE_SPARSE_WINDOW values: four
+ * output pixels at a time over gathered windows (TFLE_SPARSE_WINDOW * 4 bytes of stack). */
+void tfle_conv2d_sparse_taps_s8(const tfle_conv_params *p, const int8_t *input,
+                                const tfle_sparse_taps *filter, const int32_t *bias,
+                                const int32_t *mult, const int8_t *shift, int8_t *output);
 /* Specialised CONV_2D for groups == 1 and dil_w == 1 (a filter row is contiguous in the
  * input): two pixels by two channels at a time. `bias_raw` is the model's bias, used where a
  * window is clipped by the padding (the folded `bias` elsewhere); it may equal `bias` when no
