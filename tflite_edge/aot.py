@@ -1088,6 +1088,18 @@ def pack_pairs(rows: np.ndarray) -> np.ndarray:
     return np.concatenate([body.ravel(), padded[2 * pairs :].ravel()])
 
 
+def pack_depthwise(filt: np.ndarray) -> np.ndarray:
+    """A [1, kh, kw, channels] depthwise filter by blocks of 4 channels (tfle_kernels.h).
+
+    For each block, tap after tap, the block's 4 weights; then the last channels (fewer than
+    4), tap after tap.
+    """
+    taps = np.asarray(filt, dtype=np.int8).reshape(-1, filt.shape[-1])  # (kh * kw, channels)
+    blocks = taps.shape[1] // 4
+    body = taps[:, : 4 * blocks].reshape(taps.shape[0], blocks, 4).transpose(1, 0, 2)
+    return np.concatenate([body.ravel(), taps[:, 4 * blocks :].ravel()])
+
+
 def _fits_gather(k: int) -> bool:
     """Whether windows of k values fit the packed kernels' stack buffer."""
     return (k + 3) // 4 * 4 <= GATHER_BYTES // 2
@@ -1270,8 +1282,9 @@ def _depthwise(ctx: EmitContext) -> str:
             f"{shift}, {y.expr});"
         )
     if mult_d == 1:
+        packed = ctx.const_array("filter", pack_depthwise(np.asarray(w.data)), align=4)
         return (
-            f"tfle_depthwise_conv2d_dm1_s8(&{params}, {x.expr}, {w.expr}, {bias}, {raw}, "
+            f"tfle_depthwise_conv2d_dm1_s8(&{params}, {x.expr}, {packed}, {bias}, {raw}, "
             f"{mult}, {shift}, {y.expr});"
         )
     return (

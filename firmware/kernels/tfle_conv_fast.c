@@ -11,8 +11,14 @@
 /* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
 static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
                              int32_t *lo, int32_t *hi) {
-  int32_t l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-  int32_t h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+  int32_t l, h;
+  if (dilation == 1) { /* no division for the common case */
+    l = origin >= 0 ? 0 : -origin;
+    h = size - origin <= 0 ? 0 : size - origin;
+  } else {
+    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+  }
   if (h > taps) h = taps;
   if (l > h) l = h;
   *lo = l;
@@ -139,15 +145,24 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
   }
 }
 
-/* ------------------------------------------------------- DEPTHWISE_CONV_2D, multiplier 1 */
+/* ------------------------------------------------------- DEPTHWISE_CONV_2D, multiplier 1
+ *
+ * The filter comes packed (tflite_edge.aot, see tfle_kernels.h): for each block of four
+ * channels, tap after tap, the block's four weights; then the last channels (fewer than
+ * four), tap after tap. Four channels are multiplied at once (SXTB16 and the halfword
+ * multiply-accumulates), their requantization set up once per block; a 3x3 window inside the
+ * image goes straight through. */
 
 #if TFLE_HAVE_SMLAD
-/* One tap of four channels: x and w each hold channels c..c+3; after SXTB16 halfword 0 holds
- * channel c (c + 1 for the _hi pair) and halfword 1 channel c + 2 (c + 3). */
+/* One tap of four channels: after SXTB16, halfword 0 holds channel c (c + 1 for the _hi
+ * pair) and halfword 1 channel c + 2 (c + 3). */
 #define TFLE_DW_TAP(xp, wp)                                                  \
   do {                                                                       \
-    const uint32_t xv = tfle_ld4(xp), wv = tfle_ld4(wp);                     \
-    uint32_t xe = TFLE_EXT_LO(with_off, offp, xv), we = __sxtb16(wv);        \
+    uint32_t xv, wv, xe, we;                                                 \
+    xv = tfle_ld4(xp);                                                       \
+    memcpy(&wv, __builtin_assume_aligned((wp), 4), 4);                       \
+    xe = TFLE_EXT_LO(with_off, offp, xv);                                    \
+    we = __sxtb16(wv);                                                       \
     a0 = __smlabb((int32_t)xe, (int32_t)we, a0);                             \
     a2 = __smlatt((int32_t)xe, (int32_t)we, a2);                             \
     xe = TFLE_EXT_HI(with_off, offp, xv);                                    \
@@ -156,23 +171,51 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
     a3 = __smlatt((int32_t)xe, (int32_t)we, a3);                             \
   } while (0)
 #else
-#define TFLE_DW_TAP(xp, wp)                    \
-  do {                                         \
-    const int8_t *xq = (xp), *wq = (wp);       \
-    a0 += (xq[0] + off) * wq[0];               \
-    a1 += (xq[1] + off) * wq[1];               \
-    a2 += (xq[2] + off) * wq[2];               \
-    a3 += (xq[3] + off) * wq[3];               \
+#define TFLE_DW_TAP(xp, wp)              \
+  do {                                   \
+    const int8_t *xq = (xp), *wq = (wp); \
+    a0 += (xq[0] + off) * wq[0];         \
+    a1 += (xq[1] + off) * wq[1];         \
+    a2 += (xq[2] + off) * wq[2];         \
+    a3 += (xq[3] + off) * wq[3];         \
   } while (0)
 #endif
 
-/* Channels c..c+3 of one pixel over `rows` x `cols` taps from `in` (x + off when with_off):
- * the window's rows are row_step apart in the input, its taps col_step; the filter's rows are
- * w_row_step apart, its taps ch. Three taps a row (3x3 filters) go unrolled. */
-TFLE_ALWAYS_INLINE void dw_block4_body(const int8_t *in, int32_t row_step, int32_t col_step,
-                                       const int8_t *w, int32_t w_row_step, int32_t ch,
-                                       int32_t rows, int32_t cols, int with_off, int32_t off,
-                                       int32_t *acc) {
+#if TFLE_HAVE_SMLAD
+/* One tap in assembly: the input word at x + xoff, the weight word at w + woff; ext_lo/ext_hi
+ * sign-extend (and offset) the input's bytes 0, 2 and 1, 3. */
+#define TFLE_DW_TAP_ASM(xaddr, woff, ext_lo, ext_hi)  \
+  "ldr %[xv], " xaddr "\n\t"                          \
+  "ldr %[wv], [%[w], #" woff "]\n\t"                  \
+  ext_lo "\n\t"                                       \
+  "sxtb16 %[we], %[wv]\n\t"                           \
+  "smlabb %[a0], %[xe], %[we], %[a0]\n\t"             \
+  "smlatt %[a2], %[xe], %[we], %[a2]\n\t"             \
+  ext_hi "\n\t"                                       \
+  "sxtb16 %[we], %[wv], ror #8\n\t"                   \
+  "smlabb %[a1], %[xe], %[we], %[a1]\n\t"             \
+  "smlatt %[a3], %[xe], %[we], %[a3]\n\t"
+/* The nine taps of a 3x3 window (x advances a row at a time; taps are cs apart). */
+#define TFLE_DW3X3_ASM(ext_lo, ext_hi)                                         \
+  TFLE_DW_TAP_ASM("[%[x]]", "0", ext_lo, ext_hi)                               \
+  TFLE_DW_TAP_ASM("[%[x], %[cs]]", "4", ext_lo, ext_hi)                        \
+  TFLE_DW_TAP_ASM("[%[x], %[cs], lsl #1]", "8", ext_lo, ext_hi)                \
+  "add %[x], %[x], %[rs]\n\t"                                                 \
+  TFLE_DW_TAP_ASM("[%[x]]", "12", ext_lo, ext_hi)                              \
+  TFLE_DW_TAP_ASM("[%[x], %[cs]]", "16", ext_lo, ext_hi)                       \
+  TFLE_DW_TAP_ASM("[%[x], %[cs], lsl #1]", "20", ext_lo, ext_hi)               \
+  "add %[x], %[x], %[rs]\n\t"                                                 \
+  TFLE_DW_TAP_ASM("[%[x]]", "24", ext_lo, ext_hi)                              \
+  TFLE_DW_TAP_ASM("[%[x], %[cs]]", "28", ext_lo, ext_hi)                       \
+  TFLE_DW_TAP_ASM("[%[x], %[cs], lsl #1]", "32", ext_lo, ext_hi)
+#endif
+
+/* Four channels over rows x cols taps of a window from `in` (rows row_step apart, taps
+ * col_step), weights from `w` (a block's tap, k_w taps to a filter row); x + off when
+ * with_off. */
+TFLE_ALWAYS_INLINE void dw_taps4(const int8_t *in, int32_t row_step, int32_t col_step,
+                                 const int8_t *w, int32_t k_w, int32_t rows, int32_t cols,
+                                 int with_off, int32_t off, int32_t *acc) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
 #if TFLE_HAVE_SMLAD
   const uint32_t offp = tfle_pair(with_off ? off : 0);
@@ -180,16 +223,40 @@ TFLE_ALWAYS_INLINE void dw_block4_body(const int8_t *in, int32_t row_step, int32
 #else
   if (!with_off) off = 0;
 #endif
-  if (cols == 3) {
-    for (ky = 0; ky < rows; ky++, in += row_step, w += w_row_step) {
-      TFLE_DW_TAP(in, w);
-      TFLE_DW_TAP(in + col_step, w + ch);
-      TFLE_DW_TAP(in + 2 * col_step, w + 2 * ch);
+  if (rows == 3 && cols == 3 && k_w == 3) {
+#if TFLE_HAVE_SMLAD
+    /* written out: the compiler loads every tap first and runs out of registers */
+    uint32_t xv, wv, xe, we;
+    const int8_t *x = in;
+    if (with_off) {
+      __asm__(TFLE_DW3X3_ASM("sxtab16 %[xe], %[offp], %[xv]",
+                             "sxtab16 %[xe], %[offp], %[xv], ror #8")
+              : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3),
+                [x] "+&r"(x), [xv] "=&r"(xv), [wv] "=&r"(wv), [xe] "=&r"(xe), [we] "=&r"(we)
+              : [w] "r"(w), [cs] "r"(col_step), [rs] "r"(row_step), [offp] "r"(offp)
+              : "memory");
+    } else {
+      __asm__(TFLE_DW3X3_ASM("sxtb16 %[xe], %[xv]", "sxtb16 %[xe], %[xv], ror #8")
+              : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3),
+                [x] "+&r"(x), [xv] "=&r"(xv), [wv] "=&r"(wv), [xe] "=&r"(xe), [we] "=&r"(we)
+              : [w] "r"(w), [cs] "r"(col_step), [rs] "r"(row_step)
+              : "memory");
     }
+#else
+    const int8_t *x1 = in + row_step, *x2 = x1 + row_step;
+    TFLE_DW_TAP(in, w);
+    TFLE_DW_TAP(in + col_step, w + 4);
+    TFLE_DW_TAP(in + 2 * col_step, w + 8);
+    TFLE_DW_TAP(x1, w + 12);
+    TFLE_DW_TAP(x1 + col_step, w + 16);
+    TFLE_DW_TAP(x1 + 2 * col_step, w + 20);
+    TFLE_DW_TAP(x2, w + 24);
+    TFLE_DW_TAP(x2 + col_step, w + 28);
+    TFLE_DW_TAP(x2 + 2 * col_step, w + 32);
+#endif
   } else {
-    for (ky = 0; ky < rows; ky++, in += row_step, w += w_row_step) {
-      const int8_t *x = in, *wk = w;
-      for (kx = 0; kx < cols; kx++, x += col_step, wk += ch) TFLE_DW_TAP(x, wk);
+    for (ky = 0; ky < rows; ky++, in += row_step, w += 4 * k_w) {
+      for (kx = 0; kx < cols; kx++) TFLE_DW_TAP(in + kx * col_step, w + 4 * kx);
     }
   }
   acc[0] = a0;
@@ -198,120 +265,180 @@ TFLE_ALWAYS_INLINE void dw_block4_body(const int8_t *in, int32_t row_step, int32
   acc[3] = a3;
 }
 
-/* Functions of their own, so that the tap loops get the registers. */
-static void dw_block4(const int8_t *in, int32_t row_step, int32_t col_step, const int8_t *w,
-                      int32_t w_row_step, int32_t ch, int32_t rows, int32_t cols,
-                      int32_t *acc) {
-  dw_block4_body(in, row_step, col_step, w, w_row_step, ch, rows, cols, 0, 0, acc);
+/* The output columns [*lo, *hi) whose windows are inside the image horizontally. */
+static void dw_inner_columns(const tfle_conv_params *p, int32_t *lo, int32_t *hi) {
+  const int32_t span = (p->k_w - 1) * p->dil_w + 1;
+  int32_t l = 0, h = p->out_w;
+  while (l < h && l * p->stride_w - p->pad_w < 0) l++;
+  while (h > l && (h - 1) * p->stride_w - p->pad_w + span > p->in_w) h--;
+  *lo = l;
+  *hi = h;
 }
 
-static void dw_block4_off(const int8_t *in, int32_t row_step, int32_t col_step,
-                          const int8_t *w, int32_t w_row_step, int32_t ch, int32_t rows,
-                          int32_t cols, int32_t off, int32_t *acc) {
-  dw_block4_body(in, row_step, col_step, w, w_row_step, ch, rows, cols, 1, off, acc);
-}
+/* A run of n output pixels of one row whose windows have the same taps inside the image:
+ * rows x cols of them, from `in` (the next pixel's x_step further on); the first is filter
+ * tap t0 (ky0 * k_w + kx0). */
+typedef struct {
+  const int8_t *in;
+  int32_t t0, n, x_step, rows, cols;
+} dw_run;
 
-/* One output pixel, all channels: the window's first tap inside the image is `in` (filter
- * tap `w`), rows x cols taps; `border` when the padding clips the window. */
-TFLE_ALWAYS_INLINE void dw_pixel(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
-                                 int32_t rows, int32_t cols, int border, const tfle_requant *rq,
-                                 int8_t *out, int mode) {
+/* The window geometry of a layer, shared by every run. */
+typedef struct {
+  int32_t row_step, col_step, k_w, taps, ch;
+} dw_shape;
+
+/* Channels c..c+3 of a run (weights `w`: the channel block's packed taps): taps, then
+ * requantization with the four channels' constants; x + off and the model's bias when
+ * with_off; mode is the layer's TFLE_CLAMP_*. */
+TFLE_ALWAYS_INLINE void dw_run4_body(const dw_run *run, const dw_shape *sh, const int8_t *w,
+                                     const tfle_channel *q, const tfle_requant *rq, int8_t *out,
+                                     int with_off, int32_t off, int mode) {
   const tfle_requant r = *rq; /* a copy that the int8 stores cannot alias */
-  const int32_t ch = p->in_c, off = p->input_offset;
-  const int32_t row_step = p->dil_h * p->in_w * ch, col_step = p->dil_w * ch;
-  const int32_t w_row_step = p->k_w * ch;
-  int32_t c;
-  for (c = 0; c + 4 <= ch; c += 4) {
+  const int8_t *in = run->in;
+  const int32_t row_step = sh->row_step, col_step = sh->col_step, k_w = sh->k_w, ch = sh->ch;
+  int32_t i;
+  w += 4 * run->t0;
+  for (i = 0; i < run->n; i++, in += run->x_step, out += ch) {
     int32_t acc[4];
-    tfle_channel q;
-    if (border) {
-      dw_block4_off(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, off, acc);
-    } else {
-      dw_block4(in + c, row_step, col_step, w + c, w_row_step, ch, rows, cols, acc);
-    }
-    q = tfle_channel_of(&r, c);
-    out[c] = tfle_out_c(&r, &q, acc[0], mode);
-    q = tfle_channel_of(&r, c + 1);
-    out[c + 1] = tfle_out_c(&r, &q, acc[1], mode);
-    q = tfle_channel_of(&r, c + 2);
-    out[c + 2] = tfle_out_c(&r, &q, acc[2], mode);
-    q = tfle_channel_of(&r, c + 3);
-    out[c + 3] = tfle_out_c(&r, &q, acc[3], mode);
-  }
-  for (; c < ch; c++) {
-    const int32_t o = border ? off : 0;
-    int32_t sum = 0, ky, kx;
-    tfle_channel q;
-    for (ky = 0; ky < rows; ky++) {
-      const int8_t *x = in + ky * row_step + c;
-      const int8_t *wk = w + ky * w_row_step + c;
-      for (kx = 0; kx < cols; kx++) sum += (x[kx * col_step] + o) * wk[kx * ch];
-    }
-    q = tfle_channel_of(&r, c);
-    out[c] = tfle_out_c(&r, &q, sum, mode);
+    dw_taps4(in, row_step, col_step, w, k_w, run->rows, run->cols, with_off, off, acc);
+    out[0] = tfle_out_c(&r, &q[0], acc[0], mode);
+    out[1] = tfle_out_c(&r, &q[1], acc[1], mode);
+    out[2] = tfle_out_c(&r, &q[2], acc[2], mode);
+    out[3] = tfle_out_c(&r, &q[3], acc[3], mode);
   }
 }
 
-static void dw_pixel_int8(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
-                          int32_t rows, int32_t cols, int border, const tfle_requant *r,
-                          int8_t *out) {
-  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_INT8);
+typedef void (*dw_run4_fn)(const dw_run *run, const dw_shape *sh, const int8_t *w,
+                           const tfle_channel *q, const tfle_requant *r, int8_t *out,
+                           int32_t off);
+
+/* dw_run4_body compiled for each (offset or not, clamp mode). */
+#define TFLE_DW_RUN4(name, with_off, mode)                                                \
+  static void name(const dw_run *run, const dw_shape *sh, const int8_t *w,               \
+                   const tfle_channel *q, const tfle_requant *r, int8_t *out, int32_t off) { \
+    dw_run4_body(run, sh, w, q, r, out, with_off, off, mode);                             \
+  }
+TFLE_DW_RUN4(dw_run4_int8, 0, TFLE_CLAMP_INT8)
+TFLE_DW_RUN4(dw_run4_relu, 0, TFLE_CLAMP_RELU)
+TFLE_DW_RUN4(dw_run4_any, 0, TFLE_CLAMP_ANY)
+TFLE_DW_RUN4(dw_run4_int8_off, 1, TFLE_CLAMP_INT8)
+TFLE_DW_RUN4(dw_run4_relu_off, 1, TFLE_CLAMP_RELU)
+TFLE_DW_RUN4(dw_run4_any_off, 1, TFLE_CLAMP_ANY)
+
+/* The run of pixels alike from (oy, ox) on (the inner columns of the row, or one pixel),
+ * channel offset c into the input; returns whether the padding clips their windows. */
+static inline int dw_run_at(const tfle_conv_params *p, const int8_t *in_b, int32_t c, int32_t oy,
+                     int32_t ox, int32_t ox_lo, int32_t ox_hi, dw_run *run) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  int32_t ky0, ky1, kx0 = 0, kx1 = p->k_w;
+  clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+  if (ox >= ox_lo && ox < ox_hi) {
+    run->n = ox_hi - ox;
+  } else {
+    clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+    run->n = 1;
+  }
+  run->rows = ky1 - ky0;
+  run->cols = kx1 - kx0;
+  run->in = run->rows == 0 || run->cols == 0
+                ? in_b
+                : in_b + ((y0 + p->dil_h * ky0) * p->in_w + x0 + p->dil_w * kx0) * p->in_c + c;
+  run->t0 = ky0 * p->k_w + kx0;
+  run->x_step = p->stride_w * p->in_c;
+  return run->rows != p->k_h || run->cols != p->k_w;
 }
 
-static void dw_pixel_relu(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
-                          int32_t rows, int32_t cols, int border, const tfle_requant *r,
-                          int8_t *out) {
-  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_RELU);
+/* Channels c..c+3 of every output pixel: their requantization is set up once, and the inner
+ * pixels of a row go as one run. */
+static void dw_channels4(const tfle_conv_params *p, const dw_shape *sh, const int8_t *in_b,
+                         const int8_t *w, int32_t c, const tfle_requant *folded,
+                         const tfle_requant *raw, int8_t *out_b) {
+  const int mode = tfle_clamp_mode(folded);
+  const dw_run4_fn inner = mode == TFLE_CLAMP_INT8   ? dw_run4_int8
+                           : mode == TFLE_CLAMP_RELU ? dw_run4_relu
+                                                     : dw_run4_any;
+  const dw_run4_fn clipped = mode == TFLE_CLAMP_INT8   ? dw_run4_int8_off
+                             : mode == TFLE_CLAMP_RELU ? dw_run4_relu_off
+                                                       : dw_run4_any_off;
+  tfle_channel q[4], q_raw[4];
+  int32_t oy, ox, i, ox_lo, ox_hi;
+  for (i = 0; i < 4; i++) {
+    q[i] = tfle_channel_of(folded, c + i);
+    q_raw[i] = q[i];
+    q_raw[i].bias = raw->bias[c + i];
+  }
+  dw_inner_columns(p, &ox_lo, &ox_hi);
+  for (oy = 0; oy < p->out_h; oy++) {
+    int8_t *out_row = out_b + oy * p->out_w * sh->ch + c;
+    for (ox = 0; ox < p->out_w;) {
+      dw_run run;
+      if (dw_run_at(p, in_b, c, oy, ox, ox_lo, ox_hi, &run)) {
+        clipped(&run, sh, w, q_raw, folded, out_row + ox * sh->ch, p->input_offset);
+      } else {
+        inner(&run, sh, w, q, folded, out_row + ox * sh->ch, 0);
+      }
+      ox += run.n;
+    }
+  }
 }
 
-static void dw_pixel_any(const tfle_conv_params *p, const int8_t *in, const int8_t *w,
-                         int32_t rows, int32_t cols, int border, const tfle_requant *r,
-                         int8_t *out) {
-  dw_pixel(p, in, w, rows, cols, border, r, out, TFLE_CLAMP_ANY);
+/* Channel c of every output pixel, one of the last `rest` (< 4) channels, whose packed
+ * weights `w` go tap after tap, `rest` to a tap. */
+static void dw_channel(const tfle_conv_params *p, const dw_shape *sh, const int8_t *in_b,
+                       const int8_t *w, int32_t rest, int32_t c, const tfle_requant *folded,
+                       const tfle_requant *raw, int8_t *out_b) {
+  const tfle_requant r = *folded;
+  tfle_channel q = tfle_channel_of(&r, c);
+  const int32_t b_folded = q.bias, b_raw = raw->bias[c];
+  int32_t oy, ox, ky, kx, i, ox_lo, ox_hi;
+  dw_inner_columns(p, &ox_lo, &ox_hi);
+  for (oy = 0; oy < p->out_h; oy++) {
+    int8_t *out = out_b + oy * p->out_w * sh->ch + c;
+    for (ox = 0; ox < p->out_w;) {
+      dw_run run;
+      const int border = dw_run_at(p, in_b, c, oy, ox, ox_lo, ox_hi, &run);
+      const int32_t o = border ? p->input_offset : 0;
+      const int8_t *in = run.in;
+      q.bias = border ? b_raw : b_folded;
+      for (i = 0; i < run.n; i++, in += run.x_step, ox++) {
+        int32_t sum = 0;
+        for (ky = 0; ky < run.rows; ky++) {
+          const int8_t *x = in + ky * sh->row_step;
+          const int8_t *wk = w + (run.t0 + ky * sh->k_w) * rest;
+          for (kx = 0; kx < run.cols; kx++) sum += (x[kx * sh->col_step] + o) * wk[kx * rest];
+        }
+        out[ox * sh->ch] = tfle_out(&r, &q, sum);
+      }
+    }
+  }
 }
 
 void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
-                                  const int8_t *filter, const int32_t *bias,
+                                  const int8_t *packed, const int32_t *bias,
                                   const int32_t *bias_raw, const int32_t *mult,
                                   const int8_t *shift, int8_t *output) {
   const tfle_requant folded = tfle_requant_of(bias, mult, shift, p->per_channel,
                                               p->output_offset, p->act_min, p->act_max);
   const tfle_requant raw = tfle_requant_of(bias_raw, mult, shift, p->per_channel,
                                            p->output_offset, p->act_min, p->act_max);
-  const int mode = tfle_clamp_mode(&folded);
-  const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c;
-  const int32_t out_h = p->out_h, out_w = p->out_w, k_h = p->k_h, k_w = p->k_w;
-  const int32_t dil_h = p->dil_h, dil_w = p->dil_w;
-  int32_t b, oy, ox;
+  const int32_t ch = p->in_c, taps = p->k_h * p->k_w, blocks = ch / 4;
+  dw_shape sh;
+  int32_t b, c;
+  sh.row_step = p->dil_h * p->in_w * ch;
+  sh.col_step = p->dil_w * ch;
+  sh.k_w = p->k_w;
+  sh.taps = taps;
+  sh.ch = ch;
   for (b = 0; b < p->batches; b++) {
-    const int8_t *in_b = input + b * in_h * in_w * ch;
-    for (oy = 0; oy < out_h; oy++) {
-      const int32_t y0 = oy * p->stride_h - p->pad_h;
-      int32_t ky0, ky1;
-      clip_taps(y0, dil_h, k_h, in_h, &ky0, &ky1);
-      for (ox = 0; ox < out_w; ox++) {
-        const int32_t x0 = ox * p->stride_w - p->pad_w;
-        int32_t kx0, kx1, rows, cols, border;
-        const int8_t *in, *w;
-        int8_t *out = output + ((b * out_h + oy) * out_w + ox) * ch;
-        clip_taps(x0, dil_w, k_w, in_w, &kx0, &kx1);
-        rows = ky1 - ky0;
-        cols = kx1 - kx0;
-        border = rows != k_h || cols != k_w;
-        /* the first tap inside the image (only read when there is one) */
-        in = rows == 0 || cols == 0
-                 ? input
-                 : in_b + ((y0 + dil_h * ky0) * in_w + x0 + dil_w * kx0) * ch;
-        w = filter + (ky0 * k_w + kx0) * ch;
-        const tfle_requant *r = border ? &raw : &folded;
-        if (mode == TFLE_CLAMP_INT8) {
-          dw_pixel_int8(p, in, w, rows, cols, border, r, out);
-        } else if (mode == TFLE_CLAMP_RELU) {
-          dw_pixel_relu(p, in, w, rows, cols, border, r, out);
-        } else {
-          dw_pixel_any(p, in, w, rows, cols, border, r, out);
-        }
-      }
+    const int8_t *in_b = input + b * p->in_h * p->in_w * ch;
+    int8_t *out_b = output + b * p->out_h * p->out_w * ch;
+    for (c = 0; c < 4 * blocks; c += 4) {
+      dw_channels4(p, &sh, in_b, packed + c * taps, c, &folded, &raw, out_b);
+    }
+    for (; c < ch; c++) {
+      dw_channel(p, &sh, in_b, packed + 4 * blocks * taps + (c - 4 * blocks), ch - 4 * blocks,
+                 c, &folded, &raw, out_b);
     }
   }
 }

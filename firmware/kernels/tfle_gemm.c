@@ -292,8 +292,14 @@ static void gemm_row(const int8_t *x, const int8_t *packed, int32_t k4, int32_t 
 /* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
 static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
                              int32_t *lo, int32_t *hi) {
-  int32_t l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-  int32_t h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+  int32_t l, h;
+  if (dilation == 1) { /* no division for the common case */
+    l = origin >= 0 ? 0 : -origin;
+    h = size - origin <= 0 ? 0 : size - origin;
+  } else {
+    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+  }
   if (h > taps) h = taps;
   if (l > h) l = h;
   *lo = l;

@@ -86,9 +86,11 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
                          const int32_t *bias, const int32_t *bias_raw, const int32_t *mult,
                          const int8_t *shift, int8_t *output);
 /* Specialised DEPTHWISE_CONV_2D for depth_multiplier == 1: four channels at a time.
- * `bias_raw` as for tfle_conv2d_rows_s8. */
+ * `packed` is the filter by blocks of four channels: for each block, tap after tap (filter
+ * order), the block's four weights; then the last channels (fewer than four), tap after tap
+ * (4-byte aligned, written by tflite_edge.aot). `bias_raw` as for tfle_conv2d_rows_s8. */
 void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
-                                  const int8_t *filter, const int32_t *bias,
+                                  const int8_t *packed, const int32_t *bias,
                                   const int32_t *bias_raw, const int32_t *mult,
                                   const int8_t *shift, int8_t *output);
 /* Sparse depthwise: rows are output channels over the (ky, kx) positions. */
