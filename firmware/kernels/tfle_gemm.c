@@ -19,40 +19,51 @@
 #define TFLE_LD4A(v, p) memcpy(&(v), __builtin_assume_aligned((p), 4), 4)
 #endif
 
-/* acc = {x0.w0, x0.w1, x1.w0, x1.w1}; a function of its own, so the compiler gives the loop
- * all the registers. */
-static void mk_pair_pair(const int8_t *x2, const int8_t *w2, int32_t k4, int32_t *acc) {
-  int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-  const int8_t *const end = x2 + 2 * k4;
+/* Two gathered pixels (x2) come as pairs of halfwords on DSP cores: for each 4 values, the
+ * first pixel's SXTB16 words (values 0 and 2, then 1 and 3), then the second's, so the inner
+ * loop extends only the weights. Elsewhere they are int8 words, interleaved like the weights.
+ * TFLE_PAIR_BYTES: bytes of x2 per value of the window. */
 #if TFLE_HAVE_SMLAD
-  while (x2 != end) {
-    uint32_t xa, xb, wa, wb, t, u;
-    TFLE_LD4A(xa, x2);
-    TFLE_LD4A(xb, x2 + 4);
-    TFLE_LD4A(wa, w2);
-    TFLE_LD4A(wb, w2 + 4);
-    x2 += 8;
-    w2 += 8;
-    t = __sxtb16(xa);
-    u = __sxtb16(wa);
-    a00 = (int32_t)__smlad(t, u, a00);
-    u = __sxtb16(wb);
-    a01 = (int32_t)__smlad(t, u, a01);
-    t = __sxtb16(xb);
-    a11 = (int32_t)__smlad(t, u, a11);
-    u = __sxtb16(wa);
-    a10 = (int32_t)__smlad(t, u, a10);
-    t = tfle_sxtb16_hi(xa);
-    u = tfle_sxtb16_hi(wa);
-    a00 = (int32_t)__smlad(t, u, a00);
-    u = tfle_sxtb16_hi(wb);
-    a01 = (int32_t)__smlad(t, u, a01);
-    t = tfle_sxtb16_hi(xb);
-    a11 = (int32_t)__smlad(t, u, a11);
-    u = tfle_sxtb16_hi(wa);
-    a10 = (int32_t)__smlad(t, u, a10);
-  }
+#define TFLE_PAIR_BYTES 4
 #else
+#define TFLE_PAIR_BYTES 2
+#endif
+
+/* acc = {x0.w0, x0.w1, x1.w0, x1.w1}; a function of its own, so the loop gets all the
+ * registers. */
+static void mk_pair_pair(const int8_t *x2, const int8_t *w2, int32_t k4, int32_t *acc) {
+#if TFLE_HAVE_SMLAD
+  /* written out: 17 instructions for 16 multiply-accumulates, in 13 registers */
+  int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+  const int8_t *const end = x2 + TFLE_PAIR_BYTES * k4;
+  uint32_t wa, wb, th, uh, xl, xh;
+  __asm__(
+      "1:\n\t"
+      "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+      "sxtb16 %[th], %[wa], ror #8\n\t"
+      "sxtb16 %[wa], %[wa]\n\t"
+      "sxtb16 %[uh], %[wb], ror #8\n\t"
+      "sxtb16 %[wb], %[wb]\n\t"
+      "ldrd %[xl], %[xh], [%[x]], #8\n\t"
+      "smlad %[a00], %[xl], %[wa], %[a00]\n\t"
+      "smlad %[a00], %[xh], %[th], %[a00]\n\t"
+      "smlad %[a01], %[xl], %[wb], %[a01]\n\t"
+      "smlad %[a01], %[xh], %[uh], %[a01]\n\t"
+      "ldrd %[xl], %[xh], [%[x]], #8\n\t"
+      "smlad %[a10], %[xl], %[wa], %[a10]\n\t"
+      "smlad %[a10], %[xh], %[th], %[a10]\n\t"
+      "smlad %[a11], %[xl], %[wb], %[a11]\n\t"
+      "smlad %[a11], %[xh], %[uh], %[a11]\n\t"
+      "cmp %[x], %[end]\n\t"
+      "bne 1b\n\t"
+      : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11), [x] "+&r"(x2),
+        [w] "+&r"(w2), [wa] "=&r"(wa), [wb] "=&r"(wb), [th] "=&r"(th), [uh] "=&r"(uh),
+        [xl] "=&r"(xl), [xh] "=&r"(xh)
+      : [end] "r"(end)
+      : "cc", "memory");
+#else
+  int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+  const int8_t *const end = x2 + TFLE_PAIR_BYTES * k4;
   for (; x2 != end; x2 += 8, w2 += 8) {
     int i;
     for (i = 0; i < 4; i++) {
@@ -70,22 +81,22 @@ static void mk_pair_pair(const int8_t *x2, const int8_t *w2, int32_t k4, int32_t
   acc[3] = a11;
 }
 
-/* acc = {x0.w, x1.w}: two pixels by the last (unpaired) channel. */
+/* acc = {x0.w, x1.w}: two gathered pixels by the last (unpaired) channel. */
 static void mk_pair_one(const int8_t *x2, const int8_t *w, int32_t k4, int32_t *acc) {
   int32_t a0 = 0, a1 = 0;
-  const int8_t *const end = x2 + 2 * k4;
-  for (; x2 != end; x2 += 8, w += 4) {
+  const int8_t *const end = x2 + TFLE_PAIR_BYTES * k4;
+  for (; x2 != end; x2 += 4 * TFLE_PAIR_BYTES, w += 4) {
 #if TFLE_HAVE_SMLAD
-    uint32_t xa, xb, wv, u;
-    TFLE_LD4A(xa, x2);
-    TFLE_LD4A(xb, x2 + 4);
+    uint32_t x0l, x0h, x1l, x1h, wv;
+    TFLE_LD4A(x0l, x2);
+    TFLE_LD4A(x0h, x2 + 4);
+    TFLE_LD4A(x1l, x2 + 8);
+    TFLE_LD4A(x1h, x2 + 12);
     TFLE_LD4A(wv, w);
-    u = __sxtb16(wv);
-    a0 = (int32_t)__smlad(__sxtb16(xa), u, a0);
-    a1 = (int32_t)__smlad(__sxtb16(xb), u, a1);
-    u = tfle_sxtb16_hi(wv);
-    a0 = (int32_t)__smlad(tfle_sxtb16_hi(xa), u, a0);
-    a1 = (int32_t)__smlad(tfle_sxtb16_hi(xb), u, a1);
+    a0 = (int32_t)__smlad(x0l, __sxtb16(wv), a0);
+    a1 = (int32_t)__smlad(x1l, __sxtb16(wv), a1);
+    a0 = (int32_t)__smlad(x0h, tfle_sxtb16_hi(wv), a0);
+    a1 = (int32_t)__smlad(x1h, tfle_sxtb16_hi(wv), a1);
 #else
     int i;
     for (i = 0; i < 4; i++) {
@@ -321,19 +332,29 @@ TFLE_NO_LIBCALLS static void copy_bytes(int8_t *dst, const int8_t *src, int32_t 
   for (; i < n; i++) dst[i] = src[i];
 }
 
-/* k values from src (padded with zeros to k4) into every other word of dst: a row of an
- * interleaved pair. */
-TFLE_NO_LIBCALLS static void interleave_row(int8_t *dst, const int8_t *src, int32_t k,
-                                            int32_t k4) {
-  int32_t i = 0;
-  for (; i + 4 <= k; i += 4, dst += 8) {
-    uint32_t v;
-    memcpy(&v, src + i, 4);
-    memcpy(dst, &v, 4);
-  }
-  if (i < k4) {
-    int32_t j;
-    for (j = 0; j < 4; j++) dst[j] = (int8_t)(i + j < k ? src[i + j] : 0);
+/* k values from src (padded with zeros to k4) as pixel `i` (0 or 1) of a gathered pair (see
+ * TFLE_PAIR_BYTES). */
+TFLE_NO_LIBCALLS static void interleave_row(int8_t *pair, int32_t i, const int8_t *src,
+                                            int32_t k, int32_t k4) {
+  int32_t g;
+  for (g = 0; g < k4; g += 4) {
+    uint32_t v = 0;
+    if (g + 4 <= k) {
+      memcpy(&v, src + g, 4);
+    } else {
+      int32_t j;
+      for (j = 0; g + j < k; j++) v |= (uint32_t)(uint8_t)src[g + j] << (8 * j);
+    }
+#if TFLE_HAVE_SMLAD
+    {
+      const uint32_t lo = __sxtb16(v), hi = tfle_sxtb16_hi(v);
+      int8_t *dst = pair + 4 * TFLE_PAIR_BYTES * (g / 4) + 8 * i;
+      memcpy(dst, &lo, 4);
+      memcpy(dst + 4, &hi, 4);
+    }
+#else
+    memcpy(pair + 4 * TFLE_PAIR_BYTES * (g / 4) + 4 * i, &v, 4);
+#endif
   }
 }
 
@@ -369,8 +390,8 @@ TFLE_NO_LIBCALLS static void gather_window(const tfle_conv_params *p, const int8
 void tfle_conv2d_packed_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *packed,
                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                            int8_t *output) {
-  /* two gathered windows, interleaved, and one window in filter order */
-  int32_t pair_words[TFLE_GATHER_BYTES / 4], window_words[TFLE_GATHER_BYTES / 8];
+  /* two gathered windows (TFLE_PAIR_BYTES a value) and one window in filter order */
+  int32_t pair_words[TFLE_GATHER_BYTES / 2], window_words[TFLE_GATHER_BYTES / 8];
   int8_t *pair = (int8_t *)pair_words, *window = (int8_t *)window_words;
   const tfle_requant r = tfle_requant_of(bias, mult, shift, p->per_channel, p->output_offset,
                                          p->act_min, p->act_max);
@@ -395,7 +416,7 @@ void tfle_conv2d_packed_s8(const tfle_conv_params *p, const int8_t *input, const
           src = window;
         }
         if (n == 2) {
-          interleave_row(pair + 4 * i, src, k, k4);
+          interleave_row(pair, i, src, k, k4);
         } else {
           copy_bytes(pair, src, k);
           fill_bytes(pair + k, 0, k4 - k);

@@ -117,10 +117,11 @@ void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input
 /* Packed weights for the GEMM kernels: each output channel's weights (a row of k values in
  * filter order, OHWI or OI) run on with zeros to k4, a multiple of 4; channels 2j and 2j + 1
  * are interleaved 4 bytes at a time (4 of row 2j, 4 of row 2j + 1, ...); an odd last channel
- * follows alone. tflite_edge.aot writes this layout. The convolution gathers the windows of
- * two output pixels (im2col) into a stack buffer of TFLE_GATHER_BYTES (and half that again
- * for one window), so it takes k4 <= TFLE_GATHER_BYTES / 2; so does a fully connected layer
- * whose in_depth is not a multiple of 4. */
+ * follows alone (4-byte aligned; tflite_edge.aot writes this layout). The convolution
+ * gathers the windows of two output pixels (im2col) on the stack, so it takes windows of
+ * k4 <= TFLE_GATHER_BYTES / 2 values (2.5 * TFLE_GATHER_BYTES bytes of stack: the pair as
+ * sign-extended halfwords, and one window); so does a fully connected layer whose in_depth is
+ * not a multiple of 4. */
 #define TFLE_GATHER_BYTES 512
 
 /* CONV_2D with groups == 1 (any kernel size, stride, dilation and padding). */
