@@ -113,26 +113,43 @@ static void mk_pair_one(const int8_t *x2, const int8_t *w, int32_t k4, int32_t *
 static void mk_one_quad(const int8_t *x, const int8_t *w2a, const int8_t *w2b, int32_t k4,
                         int32_t *acc) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if TFLE_HAVE_SMLAD
+  /* written out: 23 instructions for 16 multiply-accumulates, in 13 registers */
+  const int8_t *const end = x + k4;
+  uint32_t xl, xh, wa, wb, t;
+  __asm__(
+      "1:\n\t"
+      "ldr %[xh], [%[x]], #4\n\t"
+      "sxtb16 %[xl], %[xh]\n\t"
+      "sxtb16 %[xh], %[xh], ror #8\n\t"
+      "ldrd %[wa], %[wb], [%[wp]], #8\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[xl], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[xh], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[xl], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[xh], %[wb], %[a1]\n\t"
+      "ldrd %[wa], %[wb], [%[wq]], #8\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a2], %[xl], %[t], %[a2]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a2], %[xh], %[wa], %[a2]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a3], %[xl], %[t], %[a3]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a3], %[xh], %[wb], %[a3]\n\t"
+      "cmp %[x], %[end]\n\t"
+      "bne 1b\n\t"
+      : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [x] "+&r"(x),
+        [wp] "+&r"(w2a), [wq] "+&r"(w2b), [xl] "=&r"(xl), [xh] "=&r"(xh), [wa] "=&r"(wa),
+        [wb] "=&r"(wb), [t] "=&r"(t)
+      : [end] "r"(end)
+      : "cc", "memory");
+#else
   const int8_t *const end = x + k4;
   for (; x != end; x += 4, w2a += 8, w2b += 8) {
-#if TFLE_HAVE_SMLAD
-    uint32_t xv, wv, lo, hi;
-    memcpy(&xv, x, 4);
-    lo = __sxtb16(xv);
-    hi = tfle_sxtb16_hi(xv);
-    TFLE_LD4A(wv, w2a);
-    a0 = (int32_t)__smlad(lo, __sxtb16(wv), a0);
-    a0 = (int32_t)__smlad(hi, tfle_sxtb16_hi(wv), a0);
-    TFLE_LD4A(wv, w2a + 4);
-    a1 = (int32_t)__smlad(lo, __sxtb16(wv), a1);
-    a1 = (int32_t)__smlad(hi, tfle_sxtb16_hi(wv), a1);
-    TFLE_LD4A(wv, w2b);
-    a2 = (int32_t)__smlad(lo, __sxtb16(wv), a2);
-    a2 = (int32_t)__smlad(hi, tfle_sxtb16_hi(wv), a2);
-    TFLE_LD4A(wv, w2b + 4);
-    a3 = (int32_t)__smlad(lo, __sxtb16(wv), a3);
-    a3 = (int32_t)__smlad(hi, tfle_sxtb16_hi(wv), a3);
-#else
     int i;
     for (i = 0; i < 4; i++) {
       const int32_t xv = x[i];
@@ -141,8 +158,8 @@ static void mk_one_quad(const int8_t *x, const int8_t *w2a, const int8_t *w2b, i
       a2 += xv * w2b[i];
       a3 += xv * w2b[4 + i];
     }
-#endif
   }
+#endif
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
@@ -363,22 +380,31 @@ TFLE_NO_LIBCALLS static void interleave_row(int8_t *pair, int32_t i, const int8_
  * the folded bias, so every window takes the folded bias. */
 TFLE_NO_LIBCALLS static void gather_window(const tfle_conv_params *p, const int8_t *in_b,
                                            int32_t y0, int32_t x0, int8_t *col) {
+  /* locals: the int8 stores below may alias *p as far as C knows */
   const int8_t zp = (int8_t)-p->input_offset;
-  const int32_t in_c = p->in_c, row_len = p->k_w * in_c;
+  const int32_t in_c = p->in_c, in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w;
+  const int32_t dil_h = p->dil_h, dil_w = p->dil_w, row_len = k_w * in_c;
+  const int32_t row_step = dil_h * in_w * in_c;
   int32_t kx0, kx1, ky, kx;
-  clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-  for (ky = 0; ky < p->k_h; ky++, col += row_len) {
-    const int32_t y = y0 + ky * p->dil_h;
-    if (y < 0 || y >= p->in_h || kx0 == kx1) {
+  clip_taps(x0, dil_w, k_w, in_w, &kx0, &kx1);
+  if (dil_w == 1 && kx0 == 0 && kx1 == k_w && y0 >= 0 && y0 + (k_h - 1) * dil_h < in_h) {
+    /* inside the image: whole rows, row_step apart */
+    const int8_t *src = in_b + (y0 * in_w + x0) * in_c;
+    for (ky = 0; ky < k_h; ky++, col += row_len, src += row_step) copy_bytes(col, src, row_len);
+    return;
+  }
+  for (ky = 0; ky < k_h; ky++, col += row_len) {
+    const int32_t y = y0 + ky * dil_h;
+    if (y < 0 || y >= in_h || kx0 == kx1) {
       fill_bytes(col, zp, row_len);
       continue;
     }
     fill_bytes(col, zp, kx0 * in_c);
-    if (p->dil_w == 1) {
-      copy_bytes(col + kx0 * in_c, in_b + (y * p->in_w + x0 + kx0) * in_c, (kx1 - kx0) * in_c);
+    if (dil_w == 1) {
+      copy_bytes(col + kx0 * in_c, in_b + (y * in_w + x0 + kx0) * in_c, (kx1 - kx0) * in_c);
     } else {
       for (kx = kx0; kx < kx1; kx++) {
-        copy_bytes(col + kx * in_c, in_b + (y * p->in_w + x0 + kx * p->dil_w) * in_c, in_c);
+        copy_bytes(col + kx * in_c, in_b + (y * in_w + x0 + kx * dil_w) * in_c, in_c);
       }
     }
     fill_bytes(col + kx1 * in_c, zp, row_len - kx1 * in_c);
