@@ -417,7 +417,8 @@ void tfle_conv2d_packed_s8(const tfle_conv_params *p, const int8_t *input, const
                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                            int8_t *output) {
   /* two gathered windows (TFLE_PAIR_BYTES a value) and one window in filter order */
-  int32_t pair_words[TFLE_GATHER_BYTES / 2], window_words[TFLE_GATHER_BYTES / 8];
+  int32_t pair_words[TFLE_GATHER_BYTES * TFLE_PAIR_BYTES / 8];
+  int32_t window_words[TFLE_GATHER_BYTES / 8];
   int8_t *pair = (int8_t *)pair_words, *window = (int8_t *)window_words;
   const tfle_requant r = tfle_requant_of(bias, mult, shift, p->per_channel, p->output_offset,
                                          p->act_min, p->act_max);
