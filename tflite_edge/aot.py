@@ -27,9 +27,9 @@ What the context gives an emitter:
   expression of type `<ctype> *` for the tensor's buffer. For an activation it points into
   the static arena (`((int8_t *)(tfle_arena + 1024))`); for a constant, reading `.expr`
   emits the tensor's data as a `static const` array in flash and names it.
-- `ctx.const_array(hint, values, ctype=None) -> str`: emit a `static const` array (dtype of
-  `values` picks the C type unless `ctype` is given; identical arrays are shared) and return
-  its C name.
+- `ctx.const_array(hint, values, ctype=None, *, align=1) -> str`: emit a `static const` array
+  (dtype of `values` picks the C type unless `ctype` is given; identical arrays are shared;
+  `align=4` for data a kernel reads a word at a time) and return its C name.
 - `ctx.const_struct(hint, ctype, initializer) -> str`: emit `static const <ctype> name =
   <initializer>;` (a kernel parameter block in flash) and return its name.
 - `ctx.scratch(nbytes) -> str`: scratch memory for this layer only, planned into the arena;
@@ -44,6 +44,17 @@ between the passes), so they must be deterministic and act only through the cont
 An op whose output is its input's bytes reinterpreted (RESHAPE, SQUEEZE, EXPAND_DIMS) is
 registered with `register_op("NAME", alias=True)`: its output 0 shares input 0's arena
 bytes, no layer is counted and its emitter should return "" (it may still validate).
+
+How the core ops are compiled (each choice is covered by a bit-exactness test against TFLM):
+CONV_2D whose windows hold at most GATHER_BYTES / 2 values, pointwise ones included, and
+DEPTHWISE_CONV_2D with one input channel become `tfle_conv2d_packed_s8`: windows gathered two
+pixels at a time on the stack, weights packed at compile time (`pack_pairs`); larger windows
+take `tfle_conv2d_rows_s8` (dilation 1 across) or the general `tfle_conv2d_s8` (grouped).
+DEPTHWISE_CONV_2D with depth multiplier 1 takes `tfle_depthwise_conv2d_dm1_s8`
+(`pack_depthwise`), other multipliers the general kernel. FULLY_CONNECTED takes
+`tfle_fully_connected_packed_s8`. Sparse convolutions with windows of at most SPARSE_WINDOW
+values list nonzeros by tap position (`tfle_conv2d_sparse_taps_s8`). Biases are folded with the
+input offset at compile time (`tfle_kernels.h`).
 
 Kernels live in firmware/kernels/*.c (`kernel_sources()`), headers in the same folder
 (`kernel_include_dir()`). `build_host_runner(out_dir)` compiles a generated model with the
@@ -87,6 +98,8 @@ __all__ = [
     "kernel_include_dir",
     "kernel_objects",
     "kernel_sources",
+    "pack_depthwise",
+    "pack_pairs",
     "per_channel_multipliers",
     "quantize_multiplier",
     "register_op",
