@@ -320,10 +320,8 @@ typedef void (*dw_run4_fn)(const dw_run *run, const dw_shape *sh, const int8_t *
     dw_run4_body(run, sh, w, q, r, out, with_off, off, mode);                             \
   }
 TFLE_DW_RUN4(dw_run4_int8, 0, TFLE_CLAMP_INT8)
-TFLE_DW_RUN4(dw_run4_relu, 0, TFLE_CLAMP_RELU)
 TFLE_DW_RUN4(dw_run4_any, 0, TFLE_CLAMP_ANY)
 TFLE_DW_RUN4(dw_run4_int8_off, 1, TFLE_CLAMP_INT8)
-TFLE_DW_RUN4(dw_run4_relu_off, 1, TFLE_CLAMP_RELU)
 TFLE_DW_RUN4(dw_run4_any_off, 1, TFLE_CLAMP_ANY)
 
 /* The run of pixels alike from (oy, ox) on (the inner columns of the row, or one pixel),
@@ -355,12 +353,8 @@ static void dw_channels4(const tfle_conv_params *p, const dw_shape *sh, const in
                          const int8_t *w, int32_t c, const tfle_requant *folded,
                          const tfle_requant *raw, int8_t *out_b) {
   const int mode = tfle_clamp_mode(folded);
-  const dw_run4_fn inner = mode == TFLE_CLAMP_INT8   ? dw_run4_int8
-                           : mode == TFLE_CLAMP_RELU ? dw_run4_relu
-                                                     : dw_run4_any;
-  const dw_run4_fn clipped = mode == TFLE_CLAMP_INT8   ? dw_run4_int8_off
-                             : mode == TFLE_CLAMP_RELU ? dw_run4_relu_off
-                                                       : dw_run4_any_off;
+  const dw_run4_fn inner = mode == TFLE_CLAMP_INT8 ? dw_run4_int8 : dw_run4_any;
+  const dw_run4_fn clipped = mode == TFLE_CLAMP_INT8 ? dw_run4_int8_off : dw_run4_any_off;
   tfle_channel q[4], q_raw[4];
   int32_t oy, ox, i, ox_lo, ox_hi;
   for (i = 0; i < 4; i++) {

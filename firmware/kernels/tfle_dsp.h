@@ -363,15 +363,14 @@ TFLE_ALWAYS_INLINE int32_t tfle_mul_shift_right(int32_t x, const tfle_channel *c
 #endif
 }
 
-/* How a layer clamps its outputs: the activation range is all of int8 (one saturation), or
- * [act_min, 127] (a ReLU: saturation and a maximum), or anything else. */
+/* How a layer clamps its outputs: its activation range is all of int8 (one saturation), or
+ * anything else (a minimum and a maximum). Kernels are compiled for both (flash is spent on
+ * the variants, so there are just two). */
 #define TFLE_CLAMP_ANY 0
 #define TFLE_CLAMP_INT8 1
-#define TFLE_CLAMP_RELU 2
 
 TFLE_ALWAYS_INLINE int tfle_clamp_mode(const tfle_requant *r) {
-  if (r->act_max != 127) return TFLE_CLAMP_ANY;
-  return r->act_min == -128 ? TFLE_CLAMP_INT8 : TFLE_CLAMP_RELU;
+  return r->act_min == -128 && r->act_max == 127 ? TFLE_CLAMP_INT8 : TFLE_CLAMP_ANY;
 }
 
 TFLE_ALWAYS_INLINE int32_t tfle_sat8(int32_t y) {
@@ -391,9 +390,6 @@ TFLE_ALWAYS_INLINE int8_t tfle_out_c(const tfle_requant *r, const tfle_channel *
   y += r->out_offset;
   if (mode == TFLE_CLAMP_INT8) {
     y = tfle_sat8(y);
-  } else if (mode == TFLE_CLAMP_RELU) {
-    y = tfle_sat8(y);
-    y = y < r->act_min ? r->act_min : y;
   } else {
     y = y < r->act_min ? r->act_min : y;
     y = y > r->act_max ? r->act_max : y;

@@ -281,29 +281,19 @@ TFLE_ALWAYS_INLINE void row_body(const int8_t *x, const int8_t *packed, int32_t 
 /* The same, compiled once for each way of clamping (TFLE_CLAMP_*). */
 static void gemm_pixel_pair(const int8_t *x2, const int8_t *packed, int32_t k4, int32_t out_c,
                             const tfle_requant *r, int8_t *y0, int8_t *y1) {
-  switch (tfle_clamp_mode(r)) {
-    case TFLE_CLAMP_INT8:
-      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_INT8);
-      break;
-    case TFLE_CLAMP_RELU:
-      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_RELU);
-      break;
-    default:
-      pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_ANY);
+  if (tfle_clamp_mode(r) == TFLE_CLAMP_INT8) {
+    pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_INT8);
+  } else {
+    pixel_pair_body(x2, packed, k4, out_c, r, y0, y1, TFLE_CLAMP_ANY);
   }
 }
 
 static void gemm_row(const int8_t *x, const int8_t *packed, int32_t k4, int32_t out_c,
                      const tfle_requant *r, int8_t *y) {
-  switch (tfle_clamp_mode(r)) {
-    case TFLE_CLAMP_INT8:
-      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_INT8);
-      break;
-    case TFLE_CLAMP_RELU:
-      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_RELU);
-      break;
-    default:
-      row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_ANY);
+  if (tfle_clamp_mode(r) == TFLE_CLAMP_INT8) {
+    row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_INT8);
+  } else {
+    row_body(x, packed, k4, out_c, r, y, TFLE_CLAMP_ANY);
   }
 }
 

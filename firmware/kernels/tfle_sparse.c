@@ -123,8 +123,6 @@ void tfle_conv2d_sparse_taps_s8(const tfle_conv_params *p, const int8_t *input,
       }
       if (mode == TFLE_CLAMP_INT8) {
         quad_body(col4, filter, out_c, n, &r, out_b + q * out_c, TFLE_CLAMP_INT8);
-      } else if (mode == TFLE_CLAMP_RELU) {
-        quad_body(col4, filter, out_c, n, &r, out_b + q * out_c, TFLE_CLAMP_RELU);
       } else {
         quad_body(col4, filter, out_c, n, &r, out_b + q * out_c, TFLE_CLAMP_ANY);
       }
