@@ -1,18 +1,10 @@
-/* FULLY_CONNECTED, int8, per-tensor or per-channel requantization.
+/* FULLY_CONNECTED with weights in their own OI layout (the packed kernels are in tfle_gemm.c)
+ * and sparse, int8, per-tensor or per-channel requantization.
  * Bit-exact with TFLM's reference_integer_ops::FullyConnected / FullyConnectedPerChannel.
  * `bias` is the folded bias (see tfle_kernels.h); weights have zero point 0, as TFLM's int8
  * weights always do, so the inner loop is sum(w * x). */
 #include "tfle_dsp.h"
 #include "tfle_kernels.h"
-
-static inline int8_t requantize(const tfle_fc_params *p, int32_t sum, const int32_t *bias,
-                                const int32_t *mult, const int8_t *shift, int32_t ch) {
-  const int32_t q = p->per_channel ? ch : 0;
-  int32_t acc = tfle_wrap_add(bias[ch], sum);
-  acc = tfle_requantize(acc, mult[q], shift[q]);
-  acc += p->output_offset;
-  return (int8_t)tfle_clamp_i32(acc, p->act_min, p->act_max);
-}
 
 /* A GEMM: y[m * y_stride + n] = x[m] . w[n] over k values, for m < rows, n < n_out (rows are
  * k apart in x, as are the weight rows in w). Two rows by two channels at a time, so each

@@ -2,17 +2,23 @@
  * MAX_POOL_2D, SOFTMAX; dense and sparse weights.
  *
  * Portable C99, no dynamic allocation, bit-exact with TensorFlow Lite Micro's reference
- * kernels. Tensors are NHWC int8; filters are OHWI (conv), 1HWO (depthwise), OI (fully
- * connected). Requantization multipliers/shifts are per output channel when per_channel is 1,
- * else one value applies to every channel. Called from the code that tflite_edge.aot
+ * kernels. On cores with the DSP extension (Cortex-M4/M7/M33/M55, GCC-compatible compilers)
+ * the inner loops use the ACLE's SIMD intrinsics and a little inline assembly instead (see
+ * tfle_dsp.h); the C paths are what Cortex-M3 and hosts run. The specialised kernels use at
+ * most about 1.3 KB of stack (TFLE_GATHER_BYTES, TFLE_SPARSE_WINDOW). Tensors are NHWC
+ * int8; filters are OHWI (conv), 1HWO (depthwise), OI (fully connected), or the packed
+ * layouts below. Requantization multipliers/shifts are per output channel when per_channel
+ * is 1, else one value applies to every channel. Called from the code that tflite_edge.aot
  * generates; parameter blocks are `static const` (flash).
  *
  * `bias` is the folded bias of each output channel: the model's bias plus input_offset times
  * the sum of the channel's weights, computed at compile time. TFLM accumulates
  * sum(w * (x + input_offset)) + bias over the taps inside the image; with the folded bias the
  * kernels accumulate sum(w * x) where every tap is inside, and at the borders give each tap
- * that falls in the padding the value -input_offset, which cancels its share of the fold.
- * The int32 results are the same as TFLM's.
+ * that falls in the padding the value -input_offset (the input zero point), which cancels its
+ * share of the fold; kernels that take `bias_raw` (the model's own bias) instead sum
+ * w * (x + input_offset) over the taps of a clipped window, as TFLM does. The int32 results
+ * are the same as TFLM's.
  */
 #ifndef TFLE_KERNELS_H
 #define TFLE_KERNELS_H
