@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import opmodels as om
 import pytest
 
+import opmodels as om
 from tflite_edge import aot, aot_extra, tflm
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import known_input, load_model
