@@ -6,6 +6,7 @@
  * taps inside the image add w * x, taps in the padding subtract input_offset * w, which
  * sums to TFLM's accumulator exactly. Windows are clipped per output pixel, so no tap is
  * bounds-checked in the inner loops. */
+#include "tfle_dsp.h"
 #include "tfle_kernels.h"
 
 static inline int8_t requantize(const tfle_conv_params *p, int32_t sum, const int32_t *bias,
@@ -22,17 +23,6 @@ static inline int32_t sum_s8(const int8_t *a, int32_t n) {
   int32_t i;
   for (i = 0; i < n; i++) acc += a[i];
   return acc;
-}
-
-/* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
-static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                             int32_t *lo, int32_t *hi) {
-  int32_t l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-  int32_t h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-  if (h > taps) h = taps;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
 }
 
 void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t *filter,
@@ -53,13 +43,13 @@ void tfle_conv2d_s8(const tfle_conv_params *p, const int8_t *input, const int8_t
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       int32_t ky0, ky1;
-      clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+      tfle_clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         int32_t kx0, kx1, n_valid, inside;
         const int8_t *first = input; /* the first tap inside the image, if any */
         int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-        clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+        tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
         inside = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
         n_valid = (kx1 - kx0) * fic;
         if (ky1 > ky0 && kx1 > kx0) {
@@ -114,14 +104,14 @@ void tfle_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *input,
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       int32_t ky0, ky1;
-      clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+      tfle_clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         int32_t kx0, kx1, inside;
         int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
         const int8_t *values = filter->values;
         const uint8_t *deltas = filter->deltas;
-        clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+        tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
         inside = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
         for (oc = 0; oc < p->out_c; oc++) {
           const int32_t n = filter->counts[oc];
@@ -168,12 +158,12 @@ void tfle_depthwise_conv2d_s8(const tfle_conv_params *p, const int8_t *input,
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       int32_t ky0, ky1;
-      clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+      tfle_clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         int32_t kx0, kx1, inside;
         int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-        clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+        tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
         inside = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
         for (ic = 0; ic < p->in_c; ic++) {
           for (m = 0; m < dm; m++) {
@@ -219,14 +209,14 @@ void tfle_depthwise_conv2d_sparse_s8(const tfle_conv_params *p, const int8_t *in
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       int32_t ky0, ky1;
-      clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+      tfle_clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         int32_t kx0, kx1, inside;
         int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
         const int8_t *values = filter->values;
         const uint8_t *deltas = filter->deltas;
-        clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+        tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
         inside = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == p->k_w;
         for (oc = 0; oc < p->out_c; oc++) {
           const int32_t n = filter->counts[oc];

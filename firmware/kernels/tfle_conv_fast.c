@@ -8,23 +8,6 @@
 #include "tfle_dsp.h"
 #include "tfle_kernels.h"
 
-/* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
-static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                             int32_t *lo, int32_t *hi) {
-  int32_t l, h;
-  if (dilation == 1) { /* no division for the common case */
-    l = origin >= 0 ? 0 : -origin;
-    h = size - origin <= 0 ? 0 : size - origin;
-  } else {
-    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-  }
-  if (h > taps) h = taps;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
-}
-
 /* ------------------------------------------------------------------ CONV_2D, contiguous rows */
 
 /* Output channels [0, out_c) of one pixel: the window `win` from `in` against the filter
@@ -116,7 +99,7 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
       int32_t ky0, ky1, rows, row_border;
       const int8_t *in_y;
       int8_t *out_row = output + (b * out_h + oy) * out_w * out_c;
-      clip_taps(y0, dil_h, k_h, in_h, &ky0, &ky1);
+      tfle_clip_taps(y0, dil_h, k_h, in_h, &ky0, &ky1);
       rows = ky1 - ky0;
       row_border = rows != k_h;
       in_y = in_b + (y0 + dil_h * ky0) * in_w * in_c; /* only read when rows > 0 */
@@ -132,7 +115,7 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
           ox += 2;
         } else {
           int32_t kx0, kx1, n, border;
-          clip_taps(x0, 1, k_w, in_w, &kx0, &kx1);
+          tfle_clip_taps(x0, 1, k_w, in_w, &kx0, &kx1);
           n = (kx1 - kx0) * in_c;
           border = row_border || kx1 - kx0 != k_w;
           conv_pixel(in_y + (x0 + kx0) * in_c, w + kx0 * in_c, taps,
@@ -330,11 +313,11 @@ static inline int dw_run_at(const tfle_conv_params *p, const int8_t *in_b, int32
                      int32_t ox, int32_t ox_lo, int32_t ox_hi, dw_run *run) {
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
   int32_t ky0, ky1, kx0 = 0, kx1 = p->k_w;
-  clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+  tfle_clip_taps(y0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
   if (ox >= ox_lo && ox < ox_hi) {
     run->n = ox_hi - ox;
   } else {
-    clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+    tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
     run->n = 1;
   }
   run->rows = ky1 - ky0;

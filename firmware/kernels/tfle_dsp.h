@@ -30,6 +30,31 @@
 #define TFLE_ALWAYS_INLINE static inline
 #endif
 
+/* Windows are short: keep GCC from turning window loops into memcpy/memset calls, which cost
+ * more than the copies themselves. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TFLE_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TFLE_NO_LIBCALLS
+#endif
+
+/* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
+static inline void tfle_clip_taps(int32_t origin, int32_t dilation, int32_t taps,
+                                  int32_t size, int32_t *lo, int32_t *hi) {
+  int32_t l, h;
+  if (dilation == 1) { /* no division for the common case */
+    l = origin >= 0 ? 0 : -origin;
+    h = size - origin <= 0 ? 0 : size - origin;
+  } else {
+    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+  }
+  if (h > taps) h = taps;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
 #if TFLE_HAVE_SMLAD
 /* Four int8 values as one word (an unaligned LDR on these cores). */
 TFLE_ALWAYS_INLINE uint32_t tfle_ld4(const int8_t *p) {

@@ -299,31 +299,6 @@ static void gemm_row(const int8_t *x, const int8_t *packed, int32_t k4, int32_t 
 
 /* ------------------------------------------------------------------ windows (im2col) */
 
-/* Windows are short: keep GCC from turning these loops into memcpy/memset calls, which cost
- * more than the copies themselves. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define TFLE_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define TFLE_NO_LIBCALLS
-#endif
-
-/* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
-static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                             int32_t *lo, int32_t *hi) {
-  int32_t l, h;
-  if (dilation == 1) { /* no division for the common case */
-    l = origin >= 0 ? 0 : -origin;
-    h = size - origin <= 0 ? 0 : size - origin;
-  } else {
-    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-  }
-  if (h > taps) h = taps;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
-}
-
 TFLE_NO_LIBCALLS static void fill_bytes(int8_t *dst, int8_t value, int32_t n) {
   int32_t i;
   for (i = 0; i < n; i++) dst[i] = value;
@@ -376,7 +351,7 @@ TFLE_NO_LIBCALLS static void gather_window(const tfle_conv_params *p, const int8
   const int32_t dil_h = p->dil_h, dil_w = p->dil_w, row_len = k_w * in_c;
   const int32_t row_step = dil_h * in_w * in_c;
   int32_t kx0, kx1, ky, kx;
-  clip_taps(x0, dil_w, k_w, in_w, &kx0, &kx1);
+  tfle_clip_taps(x0, dil_w, k_w, in_w, &kx0, &kx1);
   if (dil_w == 1 && kx0 == 0 && kx1 == k_w && y0 >= 0 && y0 + (k_h - 1) * dil_h < in_h) {
     /* inside the image: whole rows, row_step apart */
     const int8_t *src = in_b + (y0 * in_w + x0) * in_c;

@@ -8,29 +8,6 @@
 #include "tfle_dsp.h"
 #include "tfle_kernels.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define TFLE_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define TFLE_NO_LIBCALLS
-#endif
-
-/* The taps k in [*lo, *hi) with 0 <= origin + dilation * k < size (a contiguous range). */
-static inline void clip_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
-                             int32_t *lo, int32_t *hi) {
-  int32_t l, h;
-  if (dilation == 1) { /* no division for the common case */
-    l = origin >= 0 ? 0 : -origin;
-    h = size - origin <= 0 ? 0 : size - origin;
-  } else {
-    l = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-    h = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
-  }
-  if (h > taps) h = taps;
-  if (l > h) l = h;
-  *lo = l;
-  *hi = h;
-}
-
 /* The window whose top-left tap is at (y0, x0), in filter order, into every 4th byte of col
  * (the input zero point for taps in the padding). */
 TFLE_NO_LIBCALLS static void gather_window4(const tfle_conv_params *p, const int8_t *in_b,
@@ -38,7 +15,7 @@ TFLE_NO_LIBCALLS static void gather_window4(const tfle_conv_params *p, const int
   const int8_t zp = (int8_t)-p->input_offset;
   const int32_t in_c = p->in_c;
   int32_t kx0, kx1, ky, kx, c;
-  clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+  tfle_clip_taps(x0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
   for (ky = 0; ky < p->k_h; ky++) {
     const int32_t y = y0 + ky * p->dil_h;
     const int inside = y >= 0 && y < p->in_h;
