@@ -1153,8 +1153,8 @@ def _multipliers(ctx: EmitContext, x: TensorView, w: TensorView, y: TensorView, 
     return ctx.const_array("mult", mult), ctx.const_array("shift", shift8), per_channel
 
 
-@register_op("CONV_2D")
-def _conv2d(ctx: EmitContext) -> str:
+def _conv_operands(ctx: EmitContext):
+    """A convolution's input, constant filter, optional bias and output, all 4-D int8."""
     x, w, b = (ctx.inputs + [None])[:3]
     y = ctx.outputs[0]
     _require_int8(ctx, x, w, y)
@@ -1162,6 +1162,12 @@ def _conv2d(ctx: EmitContext) -> str:
         ctx.unsupported("a filter that is not a constant")
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         ctx.unsupported(f"input/filter/output ranks {len(x.shape)}/{len(w.shape)}/{len(y.shape)}")
+    return x, w, b, y
+
+
+@register_op("CONV_2D")
+def _conv2d(ctx: EmitContext) -> str:
+    x, w, b, y = _conv_operands(ctx)
     n, ih, iw, ic = x.shape
     oc, kh, kw, fic = w.shape
     _, oh, ow, yc = y.shape
@@ -1234,13 +1240,7 @@ def _conv2d(ctx: EmitContext) -> str:
 
 @register_op("DEPTHWISE_CONV_2D")
 def _depthwise(ctx: EmitContext) -> str:
-    x, w, b = (ctx.inputs + [None])[:3]
-    y = ctx.outputs[0]
-    _require_int8(ctx, x, w, y)
-    if not w.is_constant:
-        ctx.unsupported("a filter that is not a constant")
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
-        ctx.unsupported(f"input/filter/output ranks {len(x.shape)}/{len(w.shape)}/{len(y.shape)}")
+    x, w, b, y = _conv_operands(ctx)
     n, ih, iw, ic = x.shape
     _, kh, kw, oc = w.shape
     _, oh, ow, yc = y.shape
