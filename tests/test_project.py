@@ -8,6 +8,7 @@ arm-none-eabi-gcc) that must accept what we generate.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -386,6 +387,20 @@ def test_rendering_is_deterministic(kw, tmp_path, models_dir):
     assert a.files == b.files
     for f in a.files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+@pytest.mark.parametrize("runtime", ["tflm", "aot"])
+def test_rendered_files_get_the_umask_modes_not_temp_file_modes(runtime, tmp_path, models_dir):
+    # staging goes through mkdtemp/mkstemp (0700/0600); the result must read like make's output
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "p"
+        result = _render(models_dir / "hello_world_int8.tflite", out, runtime=runtime)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755
+    for f in result.files:
+        assert (out / f).stat().st_mode & 0o777 == 0o644, f
 
 
 # --------------------------------------------------------------------------- output directory

@@ -80,6 +80,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ModelError, TFLiteEdgeError, ToolchainError, UnsupportedOpError
+from .files import write_atomic
 from .model import Model, Operator, Tensor, c_identifier, load_model
 from .quant import per_channel_multipliers, quantize_multiplier
 from .resources import firmware_dir, templates_dir
@@ -779,22 +780,7 @@ def _render(context: dict) -> tuple[str, str]:
 def _write_files(out: Path, files: dict[str, str]) -> list[Path]:
     """Write every file via a temporary file and rename, so a reader never sees half a file."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    tmps = []
-    try:
-        for fname, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{fname}.", suffix=".tmp", dir=out)
-            tmps.append(tmp)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-        for (fname, _), tmp in zip(files.items(), tmps, strict=True):
-            os.replace(tmp, out / fname)
-            written.append(out / fname)
-    finally:
-        for tmp in tmps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return written
+    return [write_atomic(out / fname, text) for fname, text in files.items()]
 
 
 # --------------------------------------------------------------------------- host runner

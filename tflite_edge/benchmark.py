@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, TFLiteEdgeError, ToolchainError
+from .files import write_atomic, write_json
 from .model import Model, known_input, load_model
 
 SUITE = "tflite-edge-bench"
@@ -222,30 +223,11 @@ def _jsonable(value: Any) -> Any:
 
 def _write_json(path: Path, doc: dict[str, Any]) -> Path:
     """Write one JSON document atomically (temp file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_jsonable(doc), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json(path, _jsonable(doc), parents=True)
 
 
 def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, text, parents=True)
 
 
 def load_results(out_dir: str | Path) -> list[dict[str, Any]]:

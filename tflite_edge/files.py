@@ -25,8 +25,19 @@ def check_output_path(path: str | Path) -> Path:
     return path
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write bytes (or UTF-8 text) to path through a temp file and a rename."""
+def default_mode(directory: bool = False) -> int:
+    """The mode a plain open() or mkdir() would give under the current umask (temp files and
+    temp directories are created 0600 / 0700, which an output must not keep)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def write_atomic(path: str | Path, data: bytes | str, *, parents: bool = False) -> Path:
+    """Write bytes (or UTF-8 text) to path through a temp file and a rename; with `parents`,
+    create missing folders first instead of refusing them."""
+    if parents:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     path = check_output_path(path)
     if isinstance(data, str):
         data = data.encode()
@@ -37,6 +48,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
             f"cannot write in {str(path.parent)!r}: {err.strerror}; pass a writable path"
         ) from err
     try:
+        os.fchmod(fd, default_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -46,6 +58,6 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     return path
 
 
-def write_json(path: str | Path, doc: Any) -> Path:
+def write_json(path: str | Path, doc: Any, *, parents: bool = False) -> Path:
     """Write one JSON document (sorted keys, indented) atomically."""
-    return write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", parents=parents)

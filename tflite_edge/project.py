@@ -23,6 +23,7 @@ import numpy as np
 from . import __version__
 from .boards import DEFAULT_BOARD, Board, get_board
 from .errors import BoardError, OutputExistsError, TFLiteEdgeError
+from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
 
@@ -614,6 +615,7 @@ def _staging(out: Path) -> Iterator[Path]:
         created.append(p)
     parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.render-", dir=parent))
+    stage.chmod(default_mode(directory=True))  # it becomes out: not mkdtemp's 0700
     try:
         yield stage
     except BaseException:

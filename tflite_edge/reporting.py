@@ -80,13 +80,13 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import DataError, TFLiteEdgeError
+from .files import write_atomic
 
 FORMATS = ("html", "md")
 KINDS = ("conversion", "flash", "validation")
@@ -1230,14 +1230,4 @@ def report(
         )
     text = render_report(results, format=format, title=title)
     # Everything is rendered before the first byte is written: bad input leaves no file.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_atomic(out, text, parents=True)
