@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, run
 from tflite_edge import benchmark
-from tflite_edge.errors import BoardError, DataError, TFLiteEdgeError
+from tflite_edge.errors import BoardError, DataError, ModelError, TFLiteEdgeError
 
 SMOKE_BOARD = "qemu-m4"
 HELLO = "hello_world_int8"
@@ -351,6 +351,24 @@ def test_missing_models_dir_says_where_to_look(tmp_path):
             out=tmp_path / "r", markdown=tmp_path / "B.md", models_dir=tmp_path / "missing"
         )
     assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_model_stops_before_earlier_results_are_touched(tmp_path, models_dir):
+    models = tmp_path / "models"
+    models.mkdir()
+    good = models_dir / "hello_world_int8.tflite"
+    (models / good.name).write_bytes(good.read_bytes()[:500])  # truncated
+    out = tmp_path / "r"
+    out.mkdir()
+    earlier = {"table": "emulated", "name": "earlier", "figure": 1}
+    (out / "emulated-earlier.json").write_text(json.dumps(earlier))
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ModelError, match=good.name):
+        benchmark.bench(
+            out=out, markdown=tmp_path / "B.md", models_dir=models, work_dir=tmp_path / "w"
+        )
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert not (tmp_path / "w").exists() and not (tmp_path / "B.md").exists()
 
 
 def test_markdown_only_without_results_fails_cleanly(tmp_path):

@@ -443,6 +443,8 @@ def _reference_models(models_dir: str | Path | None, smoke: bool) -> list[Path]:
         paths = [p for p in paths if p.name in SMOKE_MODELS] or paths[:1]
     if not paths:
         raise DataError(f"no .tflite models in {str(where)!r}; expected the reference models")
+    for path in paths:  # a corrupt model stops the run before earlier results are replaced
+        load_model(path)
     return paths
 
 
