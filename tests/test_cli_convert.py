@@ -164,6 +164,9 @@ def test_bad_arrays(files, digits, tmp_path, capsys):
         (["--sparsity", "-0.25"], "sparsity must be in [0, 1)"),
         (["--sparsity", "0.75", "--structured", "2:4"], "leave sparsity unset with 2:4"),
         (["--epochs", "0", "--sparsity", "0.5"], "pruning needs epochs >= 1"),
+        (["--learning-rate", "nan"], "learning_rate must be a positive finite number, found nan"),
+        (["--learning-rate", "-1"], "learning_rate must be a positive finite number, found -1"),
+        (["--learning-rate", "inf"], "learning_rate must be a positive finite number, found inf"),
     ],
 )
 def test_bad_options(files, tmp_path, capsys, flags, needle):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, leftover_qemu, run
 from tflite_edge.boards import get_board
 from tflite_edge.errors import (
+    MAX_RUNS,
     BoardError,
     BudgetError,
     DataError,
@@ -362,8 +364,16 @@ def test_unknown_board_and_runtime_are_refused():
         run_on_board(model, np.zeros((1, 1), np.int8), board="m0")
     with pytest.raises(TFLiteEdgeError, match="unknown runtime 'tvm'"):
         flash(model, runtime="tvm")
-    with pytest.raises(TFLiteEdgeError, match="runs must be a positive integer"):
-        flash(model, runs=0)
+    for runs in (0, MAX_RUNS + 1, 99999999999999999999, 2.5):
+        with pytest.raises(TFLiteEdgeError, match="runs must be an integer from 1 to"):
+            flash(model, runs=runs)
+
+
+def test_firmware_makefile_bounds_runs_like_the_python_api():
+    # RUNS reaches the Makefile from render(); make must accept exactly what check_runs() does
+    text = (ROOT / "firmware" / "Makefile").read_text()
+    bound = re.search(r"test '\$\(RUNS\)' -ge 1 -a '\$\(RUNS\)' -le (\d+)", text)
+    assert bound and int(bound.group(1)) == MAX_RUNS
 
 
 def test_a_port_for_an_emulated_board_is_refused():

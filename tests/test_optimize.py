@@ -293,6 +293,13 @@ def test_sparsity_outside_unit_interval(digits, digits_cnn, sparsity):
         convert(digits_cnn, train_data=digits[0], sparsity=sparsity)
 
 
+@pytest.mark.parametrize("rate", [0.0, -1e-3, float("nan"), float("inf")])
+def test_learning_rate_must_be_positive_and_finite(digits, digits_cnn, rate):
+    # a NaN rate used to train the weights into NaN, then prune them all to "100 % sparsity"
+    with pytest.raises(TFLiteEdgeError, match="learning_rate must be a positive finite number"):
+        convert(digits_cnn, train_data=digits[0], sparsity=0.5, learning_rate=rate)
+
+
 def test_structured_options(digits, digits_cnn):
     with pytest.raises(TFLiteEdgeError, match="'4:8' is not supported; expected one of 2:4"):
         convert(digits_cnn, train_data=digits[0], structured="4:8")

@@ -287,6 +287,22 @@ def test_a_reset_mid_session_keeps_the_last_boot(loop):
     assert "reset 1 time" in session.table()
 
 
+def test_a_timeout_leaves_no_empty_log_but_keeps_an_existing_one(loop, tmp_path):
+    new = tmp_path / "new.jsonl"
+    with pytest.raises(SerialError, match="no TFLE record"):
+        monitor(loop, timeout=0.3, out=new)
+    assert not new.exists()
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("")  # the user's file, even empty, is theirs
+    with pytest.raises(SerialError, match="no TFLE record"):
+        monitor(loop, timeout=0.3, out=kept)
+    assert kept.exists()
+    loop.write(f"{hello()}\n".encode())
+    with pytest.raises(SerialError, match="after the last one"):
+        monitor(loop, timeout=0.3, out=new)
+    assert [json.loads(line)["kind"] for line in new.read_text().splitlines()] == ["hello"]
+
+
 def test_a_silent_board_times_out_with_advice(loop):
     with pytest.raises(SerialError, match=r"no TFLE record from loop:// in 0.5 s; check the baud"):
         monitor(loop, timeout=0.5)
@@ -329,7 +345,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(loop, tmp_path):
     with pytest.raises(TFLiteEdgeError, match="does not exist"):
         monitor("loop://", out=out, timeout=0.5)
     assert not out.parent.exists()
-    with pytest.raises(TFLiteEdgeError, match="runs must be a positive integer"):
+    with pytest.raises(TFLiteEdgeError, match="runs must be an integer from 1 to"):
         monitor(loop, runs=0)
 
 
@@ -565,6 +581,8 @@ def test_cli_monitor_a_board_that_hangs_up(board_server, capsys):
         (["--port", "/dev/tflite-edge-no-such-port"], "cannot open serial port"),
         (["--port", "loop://", "--timeout", "0.5"], "no TFLE record from loop:// in 0.5 s"),
         (["--port", "loop://", "--runs", "0"], "expected a positive number, found '0'"),
+        (["--port", "loop://", "--timeout", "nan"], "expected a positive number, found 'nan'"),
+        (["--port", "loop://", "--runs", "2000000"], "runs must be an integer from 1 to"),
     ],
 )
 def test_cli_monitor_bad_input_is_one_line_and_exit_2(args, message, capsys):

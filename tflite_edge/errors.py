@@ -74,3 +74,18 @@ class OutputExistsError(TFLiteEdgeError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+# Argument checks that several stages share, so that each says the same thing.
+
+MAX_RUNS = 1_000_000  # the harness counts runs in a uint32; a million is days of QEMU already
+
+
+def check_runs(runs: object, *, optional: bool = False) -> None:
+    """`runs` (timed runs of the board harness) is an int in [1, MAX_RUNS], or None if optional."""
+    if optional and runs is None:
+        return
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= MAX_RUNS:
+        raise TFLiteEdgeError(
+            f"runs must be an integer from 1 to {MAX_RUNS:,}, found {runs!r}; e.g. 10"
+        )

@@ -49,6 +49,7 @@ from .errors import (
     SerialError,
     TFLiteEdgeError,
     ToolchainError,
+    check_runs,
 )
 from .model import Model, known_input, load_model
 
@@ -321,8 +322,7 @@ def start(
             f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
             "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
         )
-    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-        raise TFLiteEdgeError(f"runs must be a positive integer, found {runs!r}")
+    check_runs(runs)
     if timeout <= 0:
         raise TFLiteEdgeError(f"timeout must be a positive number of seconds, found {timeout}")
     if port is not None and b.family != "esp-idf":

@@ -150,7 +150,9 @@ def load_keras(path: str | Path) -> Any:
         try:
             import keras
 
-            return keras.models.load_model(path)
+            # compile=False: a Keras 3 model only gets post-training quantization here, which
+            # needs no optimizer (and restoring one warns "Skipping variable loading ...")
+            return keras.models.load_model(path, compile=False)
         except Exception as err:  # noqa: BLE001
             errors.append(
                 f"keras 3: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
@@ -693,6 +695,11 @@ def convert(
             raise TFLiteEdgeError(f"{name} must be >= 0, found {value}")
     if int(batch_size) < 1:
         raise TFLiteEdgeError(f"batch_size must be >= 1, found {batch_size}")
+    if not (math.isfinite(float(learning_rate)) and float(learning_rate) > 0):
+        raise TFLiteEdgeError(
+            f"learning_rate must be a positive finite number, found {learning_rate}; "
+            "e.g. 1e-3 (Adam's default)"
+        )
 
     if isinstance(model, (str, Path)):
         model = load_keras(model)

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import __version__
 from .boards import DEFAULT_BOARD, Board, get_board
-from .errors import BoardError, OutputExistsError, TFLiteEdgeError
+from .errors import BoardError, OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
@@ -197,8 +197,7 @@ def render(
             f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
             "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
         )
-    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-        raise TFLiteEdgeError(f"runs must be a positive integer, found {runs!r}")
+    check_runs(runs)
     model = _load(tflite, name)
     out = Path(out_dir)
     mode, previous = _inspect_out_dir(out, force)

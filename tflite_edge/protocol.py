@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import ProtocolError, SerialError, TFLiteEdgeError
+from .errors import ProtocolError, SerialError, TFLiteEdgeError, check_runs
 
 if TYPE_CHECKING:  # pyserial is imported when a port is opened, not with the package
     import serial
@@ -264,6 +264,7 @@ def read_records(
     received = 0
     other_lines: list[str] = []
     buf = bytearray()
+    existed = jsonl is not None and not hasattr(jsonl, "write") and Path(jsonl).exists()
     log, own_log = _open_log(jsonl)
     saved_timeout = port.timeout
     first = True
@@ -316,7 +317,10 @@ def read_records(
                 return records
     finally:
         if own_log and log is not None:
+            empty = log.tell() == 0
             log.close()
+            if empty and not existed:  # nothing was read: leave no empty log behind
+                Path(log.name).unlink(missing_ok=True)
         try:
             port.timeout = saved_timeout
         except (serial.SerialException, OSError, ValueError):
@@ -716,8 +720,7 @@ def monitor(
     record arrived. `timeout` is how long the board may stay silent; `out` is a JSONL file
     each record is appended to as it arrives.
     """
-    if runs is not None and (not isinstance(runs, int) or runs <= 0):
-        raise TFLiteEdgeError(f"runs must be a positive integer, found {runs!r}")
+    check_runs(runs, optional=True)
     if out is not None and not Path(out).parent.is_dir():
         raise TFLiteEdgeError(
             f"cannot write the record log {out}: folder {Path(out).parent} does not exist"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import pkgutil
 import sys
@@ -59,14 +60,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def positive(kind: type) -> Callable[[str], Any]:
-    """An argparse type: a number of `kind` that must be > 0."""
+    """An argparse type: a finite number of `kind` that must be > 0."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             value = 0
-        if value <= 0:
+        if not (math.isfinite(value) and value > 0):
             raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
         return value
 
