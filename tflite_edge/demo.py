@@ -6,6 +6,9 @@ board -> latency over serial -> every test sample validated on the board -> repo
 
 from __future__ import annotations
 
+import io
+import numbers
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,25 @@ from typing import Any
 import numpy as np
 
 DIGITS_SEED = 0
+DEFAULT_SPARSITY = 0.75
+DEFAULT_EPOCHS = 12
+DEFAULT_RUNS = 10
+
+# Every file the demo writes into its output folder, and the folder of each board's firmware
+# (build-<board>/, rendered by flash()). A folder holding only these is the demo's own (a
+# previous run, e.g. `make demo` again): the demo writes into it; anything else is refused.
+DEMO_FILES = (
+    "digits_test.npz",
+    "digits_int8.tflite",
+    "conversion.json",
+    "serial.jsonl",
+    "flash.json",
+    "validation.json",
+    "report.html",
+    "report.md",
+    "summary.json",
+)
+BUILD_DIR_PREFIX = "build-"
 
 
 def digits_data(test_size: float = 0.2, seed: int = DIGITS_SEED):
@@ -146,26 +168,35 @@ def run_demo(
     board: str = "qemu-m4",
     runtime: str = "aot",
     out_dir: str | Path = "demo",
-    sparsity: float = 0.75,
-    epochs: int = 12,
-    runs: int = 10,
+    sparsity: float = DEFAULT_SPARSITY,
+    epochs: int = DEFAULT_EPOCHS,
+    runs: int = DEFAULT_RUNS,
     convert_only: bool = False,
     on_stage: Callable[[str], None] | None = None,
     progress: bool = False,
 ) -> DemoResult:
-    """Run the whole pipeline on the digits data; each stage's JSON is written as it ends."""
+    """Run the whole pipeline on the digits data; each stage's JSON is written as it ends.
+
+    Every argument is checked before anything is trained or written: the board must be able to
+    run here (its toolchain present) unless `convert_only`, and out_dir must be new, empty or
+    hold only the demo's own outputs (DEMO_FILES, build-<board>/), else OutputExistsError.
+    """
+    check_demo_args(
+        board=board,
+        runtime=runtime,
+        out_dir=out_dir,
+        sparsity=sparsity,
+        epochs=epochs,
+        runs=runs,
+        convert_only=convert_only,
+    )
     from . import convert
-    from .boards import get_board
+    from .files import write_atomic
 
     stage = on_stage or (lambda _msg: None)
-    get_board(board)  # an unknown board fails before minutes of training
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train, test = digits_data()
-    import io
-
-    from .files import write_atomic
-
     buf = io.BytesIO()
     np.savez(buf, x=test[0], y=test[1])
     write_atomic(out / "digits_test.npz", buf.getvalue())
@@ -244,6 +275,7 @@ def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stag
     from . import flash, report, validate
 
     out = result.out_dir
+    (out / "serial.jsonl").unlink(missing_ok=True)  # flash() appends: keep this run's records
     stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")
     flashed = flash(
         result.model_path,
@@ -271,3 +303,104 @@ def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stag
     result.files += [result.report, report(docs, out=out / "report.md", format="md")]
     _write_json(out / "summary.json", {"summary": result.summary()})
     return result
+
+
+def check_demo_args(
+    *,
+    board: str,
+    runtime: str,
+    out_dir: str | Path,
+    sparsity: float,
+    epochs: int,
+    runs: int,
+    convert_only: bool,
+) -> None:
+    """Raise the error run_demo() would meet minutes later, before any training or writing."""
+    from .boards import get_board
+    from .errors import BoardError, TFLiteEdgeError, check_runs
+    from .flasher import RUNTIMES
+
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+        raise TFLiteEdgeError(f"epochs must be a positive integer, found {epochs!r}; e.g. 12")
+    check_runs(runs)
+    if not isinstance(sparsity, numbers.Real) or not 0.0 <= float(sparsity) < 1.0:
+        raise TFLiteEdgeError(
+            f"sparsity must be in [0, 1) (the share of weights set to zero), found {sparsity!r}; "
+            "e.g. 0.75 for 75 % zeros"
+        )
+    if runtime not in RUNTIMES:
+        raise TFLiteEdgeError(
+            f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
+            "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
+        )
+    b = get_board(board)
+    if not convert_only:
+        if b.family == "esp-idf":
+            raise BoardError(
+                f"board {b.name} is a physical board on a serial port, and the demo runs only "
+                "on boards of this machine (qemu-*, host); make the model with `tflite-edge "
+                f"demo --board {b.name} --out {out_dir} --convert-only`, then run it with "
+                f"`tflite-edge flash --board {b.name} --model "
+                f"{Path(out_dir) / 'digits_int8.tflite'} --port PORT`",
+                board=b.name,
+            )
+        b.require_toolchain()  # what `tflite-edge boards --check` says
+        if runtime == "tflm" and b.family == "qemu":
+            _check_tflm_dir(b.name)
+    _check_out_dir(Path(out_dir))
+
+
+def _check_tflm_dir(board: str) -> None:
+    # The TFLM firmware's Makefile stops on the same two conditions, but only at build time.
+    from .errors import ToolchainError
+
+    makefile = "tensorflow/lite/micro/tools/make/Makefile"
+    tflm_dir = os.environ.get("TFLM_DIR", "").strip()
+    if not tflm_dir:
+        raise ToolchainError(
+            f"--runtime tflm on {board} builds TensorFlow Lite Micro from your checkout, and "
+            "TFLM_DIR is not set; clone https://github.com/tensorflow/tflite-micro and export "
+            "TFLM_DIR=/path/to/tflite-micro, or use --runtime aot",
+            tool="make",
+        )
+    if not (Path(tflm_dir) / makefile).is_file():
+        raise ToolchainError(
+            f"TFLM_DIR={tflm_dir} is not a tflite-micro checkout (it has no {makefile}); set "
+            "TFLM_DIR to the root of a clone of https://github.com/tensorflow/tflite-micro",
+            tool="make",
+        )
+
+
+def _check_out_dir(out: Path) -> None:
+    """out_dir must be new, empty, or hold only what the demo writes there."""
+    from .errors import OutputExistsError
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputExistsError(
+            f"output folder {str(out)!r} exists and is not a folder; pass another (--out)",
+            path=str(out),
+        )
+    foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if not _ours(p))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if foreign[3:] else "")
+        raise OutputExistsError(
+            f"output folder {str(out)!r} holds files the demo did not write ({shown}); pass a "
+            "new or empty folder (--out), or one that holds only an earlier demo's outputs",
+            path=str(out),
+        )
+
+
+def _ours(path: Path) -> bool:
+    from .boards import boards
+    from .project import MANIFEST
+
+    name = path.name
+    if name in DEMO_FILES:
+        return path.is_file()
+    if name.startswith(".") and name.endswith(".tmp"):  # an interrupted atomic write of ours
+        return any(name.startswith(f".{f}.") for f in DEMO_FILES)
+    if name.startswith(BUILD_DIR_PREFIX) and name[len(BUILD_DIR_PREFIX) :] in boards():
+        return path.is_dir() and ((path / MANIFEST).is_file() or not any(path.iterdir()))
+    return False
