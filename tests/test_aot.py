@@ -361,6 +361,11 @@ def _cases():
         "depthwise_dm1_dilated_relu6": (
             lambda: [L.DepthwiseConv2D(3, dilation_rate=2, padding="same"), L.ReLU(6.0)],
             (9, 9, 6), {}, ["DEPTHWISE_CONV_2D"]),
+        # 3 rows of 92 padded pixels: more than the band on the stack (DW_BAND_WORDS), so the
+        # clipped windows take the path without a padded copy
+        "depthwise_dm1_wider_than_the_band": (
+            lambda: [L.DepthwiseConv2D(3, padding="same", activation="relu")], (4, 90, 5), {},
+            ["DEPTHWISE_CONV_2D"]),
         "depthwise_one_channel_multiplier4": (
             lambda: [L.DepthwiseConv2D((4, 3), depth_multiplier=4, strides=(2, 1),
                                        padding="same")],
@@ -442,6 +447,7 @@ KERNEL_OF = {
     "depthwise_valid_stride2_relu6": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_dm1_7ch_stride2": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_dm1_dilated_relu6": "tfle_depthwise_conv2d_dm1_s8",
+    "depthwise_dm1_wider_than_the_band": "tfle_depthwise_conv2d_dm1_s8",
     "depthwise_one_channel_multiplier4": "tfle_conv2d_packed_s8",
     "depthwise_one_channel_dilated_width": "tfle_conv2d_packed_s8",
     "depthwise_one_channel_large_window": "tfle_conv2d_rows_s8",
@@ -461,6 +467,15 @@ def test_gather_limit_matches_the_kernels():
     header = (kernel_include_dir() / "tfle_kernels.h").read_text()
     declared = re.search(r"#define TFLE_GATHER_BYTES (\d+)", header)
     assert declared and int(declared.group(1)) == GATHER_BYTES
+
+
+def test_band_limit_leaves_wide_depthwise_to_the_clipped_path():
+    """The case meant to miss the depthwise kernel's padded band does miss it (and the others
+    fit), so both paths stay under test; see TFLE_DW_BAND_WORDS in tfle_kernels.h."""
+    header = (kernel_include_dir() / "tfle_kernels.h").read_text()
+    words = int(re.search(r"#define TFLE_DW_BAND_WORDS (\d+)", header).group(1))
+    assert 3 * (90 + 2) > words  # depthwise_dm1_wider_than_the_band: 3 rows of 1 + 90 + 1
+    assert 3 * (8 + 2) <= words  # depthwise_same_relu
 
 
 @pytest.mark.parametrize("case", sorted(KERNEL_OF))
@@ -661,7 +676,6 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
             [
                 L.DepthwiseConv2D((4, 3), depth_multiplier=6, strides=2, padding="same"),
                 L.DepthwiseConv2D(3, padding="same", activation="relu"),
-                # 5x3: windows clipped to 3x3 rows take the written-out 3x3 path with offsets
                 L.DepthwiseConv2D((5, 3), padding="same"),
                 L.DepthwiseConv2D(3, strides=2, padding="same"),
                 L.Conv2D(5, 3, strides=(1, 2), padding="same"),
@@ -672,10 +686,25 @@ def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
         ),
         seed=6,
     )
+    # 90 pixels wide: the padded band does not fit (TFLE_DW_BAND_WORDS), so clipped windows
+    # take the path with offsets; 5x3 windows clipped to 3x3 rows the written-out 3x3 one
+    wide = randomize(
+        single_layer_model(
+            [
+                L.DepthwiseConv2D(3, padding="same", activation="relu"),
+                L.DepthwiseConv2D((5, 3), padding="same"),
+                L.DepthwiseConv2D(3, strides=2, padding="same"),
+                L.GlobalAveragePooling2D(),
+            ],
+            (6, 90, 5),
+        ),
+        seed=7,
+    )
     kernels = set()
     for name, tfl in (
         ("odd", convert_keras(odd)),
         ("depthwise", convert_keras(depthwise)),
+        ("wide", convert_keras(wide)),
         ("sparse_cnn", sparse_cnn[1]),
     ):
         ref = Reference(tfl)

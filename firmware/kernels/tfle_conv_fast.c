@@ -330,8 +330,67 @@ static inline int dw_run_at(const tfle_conv_params *p, const int8_t *in_b, int32
   return run->rows != p->k_h || run->cols != p->k_w;
 }
 
+/* Padded input rows y0 .. y0 + n_rows - 1 of channels c..c+3 into `band`, a word (the four
+ * channels) per pixel and pw words per row starting at column -pad_w; rows and columns in
+ * the padding hold the input zero point in every byte (zp4). */
+static void dw_fill_band(const tfle_conv_params *p, const int8_t *in_b, int32_t c, int32_t y0,
+                         int32_t n_rows, int32_t pw, uint32_t zp4, uint32_t *band) {
+  const int32_t left = p->pad_w < pw ? p->pad_w : pw;
+  const int32_t mid = p->in_w < pw - left ? p->in_w : pw - left;
+  int32_t r, i;
+  for (r = 0; r < n_rows; r++) {
+    const int32_t y = y0 + r;
+    uint32_t *dst = band + r * pw;
+    if (y < 0 || y >= p->in_h) {
+      for (i = 0; i < pw; i++) dst[i] = zp4;
+      continue;
+    }
+    const int8_t *src = in_b + y * p->in_w * p->in_c + c;
+    for (i = 0; i < left; i++) *dst++ = zp4;
+    for (i = 0; i < mid; i++, src += p->in_c) memcpy(dst++, src, 4);
+    for (i = left + mid; i < pw; i++) *dst++ = zp4;
+  }
+}
+
+/* Channels c..c+3 through a padded copy of their input (dw_fill_band), TFLE_DW_BAND_WORDS
+ * words at most on the stack: a tap in the padding then reads the input zero point, whose
+ * w * (x + input_offset) is 0, exactly as TFLM skipping it, so every window takes the folded
+ * bias and the unclipped run of the inner pixels. Returns 0 (nothing done) when one output
+ * row's padded rows do not fit. */
+static int dw_channels4_band(const tfle_conv_params *p, const dw_shape *sh, const int8_t *in_b,
+                             const int8_t *w, int32_t c, const tfle_requant *folded,
+                             const tfle_channel *q, dw_run4_fn inner, int8_t *out_b) {
+  uint32_t band[TFLE_DW_BAND_WORDS];
+  const int32_t pw = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
+  const int32_t span_h = (p->k_h - 1) * p->dil_h + 1; /* rows of one output row's windows */
+  const uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)(-p->input_offset) * 0x01010101u;
+  int32_t per_chunk, oy0, oy;
+  dw_shape sb = *sh;
+  dw_run run;
+  if (span_h * pw > TFLE_DW_BAND_WORDS) return 0;
+  per_chunk = (TFLE_DW_BAND_WORDS / pw - span_h) / p->stride_h + 1; /* output rows a band */
+  if (per_chunk > p->out_h) per_chunk = p->out_h;
+  sb.row_step = p->dil_h * pw * 4;
+  sb.col_step = p->dil_w * 4;
+  run.t0 = 0;
+  run.n = p->out_w;
+  run.x_step = p->stride_w * 4;
+  run.rows = p->k_h;
+  run.cols = p->k_w;
+  for (oy0 = 0; oy0 < p->out_h; oy0 += per_chunk) {
+    const int32_t n = p->out_h - oy0 < per_chunk ? p->out_h - oy0 : per_chunk;
+    dw_fill_band(p, in_b, c, oy0 * p->stride_h - p->pad_h, (n - 1) * p->stride_h + span_h, pw,
+                 zp4, band);
+    for (oy = 0; oy < n; oy++) {
+      run.in = (const int8_t *)(band + oy * p->stride_h * pw);
+      inner(&run, &sb, w, q, folded, out_b + (oy0 + oy) * p->out_w * sh->ch + c, 0);
+    }
+  }
+  return 1;
+}
+
 /* Channels c..c+3 of every output pixel: their requantization is set up once, and the inner
- * pixels of a row go as one run. */
+ * pixels of a row go as one run (all of them through a padded band when it fits). */
 static void dw_channels4(const tfle_conv_params *p, const dw_shape *sh, const int8_t *in_b,
                          const int8_t *w, int32_t c, const tfle_requant *folded,
                          const tfle_requant *raw, int8_t *out_b) {
@@ -345,6 +404,7 @@ static void dw_channels4(const tfle_conv_params *p, const dw_shape *sh, const in
     q_raw[i] = q[i];
     q_raw[i].bias = raw->bias[c + i];
   }
+  if (dw_channels4_band(p, sh, in_b, w, c, folded, q, inner, out_b)) return;
   dw_inner_columns(p, &ox_lo, &ox_hi);
   for (oy = 0; oy < p->out_h; oy++) {
     int8_t *out_row = out_b + oy * p->out_w * sh->ch + c;

@@ -5,7 +5,7 @@
  * kernels. On cores with the DSP extension (Cortex-M4/M7/M33/M55, GCC-compatible compilers)
  * the inner loops use the ACLE's SIMD intrinsics and a little inline assembly instead (see
  * tfle_dsp.h); the C paths are what Cortex-M3 and hosts run. The specialised kernels use at
- * most about 1.3 KB of stack (TFLE_GATHER_BYTES, TFLE_SPARSE_WINDOW). Tensors are NHWC
+ * most about 1.3 KB of stack (TFLE_GATHER_BYTES, TFLE_SPARSE_WINDOW, TFLE_DW_BAND_WORDS). Tensors are NHWC
  * int8; filters are OHWI (conv), 1HWO (depthwise), OI (fully connected), or the packed
  * layouts below. Requantization multipliers/shifts are per output channel when per_channel
  * is 1, else one value applies to every channel. Called from the code that tflite_edge.aot
@@ -94,7 +94,13 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
 /* Specialised DEPTHWISE_CONV_2D for depth_multiplier == 1: four channels at a time.
  * `packed` is the filter by blocks of four channels: for each block, tap after tap (filter
  * order), the block's four weights; then the last channels (fewer than four), tap after tap
- * (4-byte aligned, written by tflite_edge.aot). `bias_raw` as for tfle_conv2d_rows_s8. */
+ * (4-byte aligned, written by tflite_edge.aot). `bias_raw` as for tfle_conv2d_rows_s8.
+ * Each block of four channels reads its input through a copy padded with the input zero
+ * point, TFLE_DW_BAND_WORDS * 4 bytes of stack, when the rows of one output row's windows
+ * fit in it; otherwise clipped windows take the slower path with `bias_raw`. */
+#ifndef TFLE_DW_BAND_WORDS
+#define TFLE_DW_BAND_WORDS 256
+#endif
 void tfle_depthwise_conv2d_dm1_s8(const tfle_conv_params *p, const int8_t *input,
                                   const int8_t *packed, const int32_t *bias,
                                   const int32_t *bias_raw, const int32_t *mult,
