@@ -388,8 +388,9 @@ def test_bad_inputs_are_refused_before_anything_is_built(monkeypatch):
     model = SHARED_MODELS / "kws_ref_model.tflite"
     with pytest.raises(DataError, match="dtype float32.*takes int8"):
         run_on_board(model, np.zeros((2, 49, 10, 1), np.float32), board="qemu-m4")
-    with pytest.raises(DataError, match=r"do not split into samples of shape \(1, 49, 10, 1\)"):
-        run_on_board(model, np.zeros((2, 7), np.int8), board="qemu-m4")
+    for shape in [(2, 7), (2, 490), (2, 10, 49, 1)]:  # the size fits, the shape does not
+        with pytest.raises(DataError, match=r"does not split into samples .*\(1, 49, 10, 1\)"):
+            run_on_board(model, np.zeros(shape, np.int8), board="qemu-m4")
 
 
 def test_tflm_on_qemu_without_a_tflm_checkout_says_to_set_tflm_dir(monkeypatch):

@@ -71,9 +71,10 @@ class ProtocolError(SerialError):
 class OutputExistsError(TFLiteEdgeError):
     """An output directory that holds files we did not write."""
 
-    def __init__(self, message: str, *, path: str) -> None:
+    def __init__(self, message: str, *, path: str, found: str = "") -> None:
         super().__init__(message)
         self.path = path
+        self.found = found  # the foreign files, as shown in the message
 
 
 # Argument checks that several stages share, so that each says the same thing.

@@ -45,6 +45,7 @@ from .errors import (
     BoardError,
     DataError,
     ModelError,
+    OutputExistsError,
     ProtocolError,
     SerialError,
     TFLiteEdgeError,
@@ -563,12 +564,10 @@ def _samples(model: Model, inputs: np.ndarray) -> np.ndarray:
             f"inputs have dtype {xs.dtype}, model {model.name!r} takes {np.dtype(t.dtype)}; "
             "quantize them with the input tensor's scale and zero point first"
         )
-    if xs.size == 0 or xs.size % t.size != 0:
-        raise DataError(
-            f"inputs of shape {xs.shape} do not split into samples of shape {t.shape}; pass "
-            f"an array of shape (N, *{tuple(t.shape[1:])})"
-        )
-    return np.ascontiguousarray(xs.reshape(-1, t.size))
+    from .validation import split_samples
+
+    # (N, *sample shape), as it came: a transposed or flattened array is refused
+    return np.ascontiguousarray(split_samples(model, xs, what="inputs"))
 
 
 # --------------------------------------------------------------------------- bring-up
@@ -603,6 +602,13 @@ def _bring_up(
         return _bring_up_esp_idf(m, b, runtime, port, runs, profile, work)
     if b.family == "host" and runtime == "tflm":
         model_path = work.path / f"{m.c_identifier()}.tflite"
+        log = work.path / "tflm-board.log"
+        if work.kept and work.path.is_dir():
+            foreign = sorted(
+                f.name for f in work.path.iterdir() if f.name not in (model_path.name, log.name)
+            )
+            if foreign:
+                raise _foreign_out_dir(work.path, ", ".join(foreign[:3]))
         work.path.mkdir(parents=True, exist_ok=True)
         model_path.write_bytes(m.data)
         cmd = [
@@ -617,7 +623,7 @@ def _bring_up(
             b.name,
         ]
         return (
-            _PtyProcess(cmd, work.path / "tflm-board.log", what="the TFLM host board"),
+            _PtyProcess(cmd, log, what="the TFLM host board"),
             None,
             None,
         )
@@ -649,8 +655,23 @@ def _render(m: Model, b: Board, runtime: str, runs: int, profile: bool, work: _W
     from .project import render
 
     project = work.path
-    render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile, name=m.name)
+    try:
+        render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile,
+               name=m.name)  # fmt: skip
+    except OutputExistsError as err:
+        raise _foreign_out_dir(project, err.found) from err
     return project
+
+
+def _foreign_out_dir(out: Path, found: str) -> OutputExistsError:
+    """flash()'s own advice for an out_dir holding other files (render's speaks of force)."""
+    return OutputExistsError(
+        f"output directory {str(out)!r} holds files tflite-edge did not write ({found}); "
+        "flash does not write into it: pass an empty or new directory as out_dir (--out), "
+        "or none to build in a temporary folder",
+        path=str(out),
+        found=found,
+    )
 
 
 def _bring_up_esp_idf(

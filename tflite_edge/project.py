@@ -600,6 +600,7 @@ def _inspect_out_dir(out: Path, force: bool) -> tuple[str, list[str]]:
         "pass an empty or new directory, or force=True (render --force) to write into it "
         "anyway (files of the same name are overwritten, others are left alone)",
         path=str(out),
+        found=shown,
     )
 
 

@@ -70,13 +70,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run",
         help="run input tensors on a board, save its raw outputs",
-        description="Flash the model, send each input tensor (first axis of a .npy array, "
-        "in the model's input dtype) to the board over serial, and save the raw outputs it "
-        "sends back, in order, as a .npy array.",
+        description="Flash the model, send each input tensor to the board over serial, and "
+        "save the raw outputs it sends back, in order, as a .npy array. The inputs are one "
+        ".npy array in the model's input dtype, of shape (N, *S) for a model input of shape "
+        "(1, *S): e.g. (N, 49, 10, 1) for an input of (1, 49, 10, 1); an array of exactly the "
+        "model's input shape is one sample. Other shapes are refused, not reshaped.",
     )
     p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
-    p.add_argument("--input", type=Path, required=True, help=".npy array of input tensors")
+    p.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help=".npy array of input tensors, shape (N, *input_shape[1:])",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
     p.add_argument(
         "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
@@ -201,25 +208,15 @@ def _flash(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..errors import DataError
     from ..files import check_output_path
     from ..flasher import run
+    from ..model import load_model
+    from ..validation import load_npy, split_samples
 
     check_output_path(args.output)
-    try:
-        inputs = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DataError(
-            f"cannot read inputs from {args.input}: {err}; pass a .npy file "
-            "(numpy.save) of input tensors"
-        ) from err
-    if not isinstance(inputs, np.ndarray):  # an .npz archive
-        raise DataError(
-            f"{args.input} is an .npz archive of {', '.join(inputs.files) or 'nothing'}; pass "
-            "one .npy array of input tensors (numpy.save(path, x))"
-        )
+    inputs = load_npy(args.input)
+    model = load_model(args.model)
+    inputs = split_samples(model, inputs, what="inputs")  # before the board is built
     bar = callback = None
     if show_progress(args):
         from tqdm import tqdm
@@ -233,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         outputs = run(
-            args.model,
+            model,
             inputs,
             board=args.board,
             runtime=args.runtime,

@@ -18,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--board", default="qemu-m4", help="board name (see `tflite-edge boards`)")
     p.add_argument("--model", required=True, help="int8 .tflite model")
     p.add_argument(
-        "--data", required=True, help=".npz with x (float or int8 samples) and optional y (labels)"
+        "--data",
+        required=True,
+        help=".npz with x_test (float or int8 samples of shape (N, *input_shape[1:])) and "
+        "optional y_test (integer class labels, one per sample); x and y when there is no "
+        "x_test. Other keys (x_train, ...) are not read",
     )
     p.add_argument("--runtime", default="aot", choices=["aot", "tflm"])
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
@@ -31,8 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..files import check_output_path
     from ..validation import load_npz, validate
 
+    if args.out:  # before the board runs, not after
+        check_output_path(args.out)
     x, y = load_npz(args.data)
     keras_model = None
     if args.keras:
