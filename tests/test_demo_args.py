@@ -171,6 +171,10 @@ def test_folder_of_an_earlier_demo_is_reused(training, capsys, tmp_path):
     with pytest.raises(_Trained):
         demo_cli(capsys, "--out", str(out))
     assert training == [1]
+    # the earlier run's results are gone before this run trains: none can pass for its own
+    left = {name for name in DEMO_FILES if (out / name).exists()}
+    assert left == {"digits_test.npz"}
+    assert (out / "digits_test.npz").read_bytes()[:2] == b"PK"  # this run's, an .npz
 
 
 def test_empty_folder_is_used(training, capsys, tmp_path):

@@ -196,6 +196,8 @@ def run_demo(
     stage = on_stage or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for name in DEMO_FILES:  # an earlier run's results must not sit beside this run's model
+        (out / name).unlink(missing_ok=True)
     train, test = digits_data()
     buf = io.BytesIO()
     np.savez(buf, x=test[0], y=test[1])
@@ -208,7 +210,7 @@ def run_demo(
     if not convert_only:
         stage("QAT without pruning -> int8 (the dense reference for the report)")
         dense = convert(float_model, train_data=train, validation_data=test, progress=progress)
-    stage(f"pruning to {sparsity:.0%} with PQAT -> int8")
+    stage(f"pruning to {sparsity:.0%} with PQAT -> int8" if sparsity else "QAT, no pruning -> int8")
     pruned = convert(
         float_model, train_data=train, validation_data=test, sparsity=sparsity, progress=progress
     )
@@ -275,7 +277,6 @@ def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stag
     from . import flash, report, validate
 
     out = result.out_dir
-    (out / "serial.jsonl").unlink(missing_ok=True)  # flash() appends: keep this run's records
     stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")
     flashed = flash(
         result.model_path,
