@@ -386,6 +386,24 @@ def test_unsupported_layer_is_named(digits):
     assert any("my_scale" in w for w in r.metrics["warnings"])
 
 
+@pytest.mark.parametrize("kind", ["GRU", "SimpleRNN", "Bidirectional"])
+def test_recurrent_layer_without_an_int8_builtin_is_named_not_a_crash(kind):
+    # TF's converter takes the process down (SIGSEGV) on these: they must be refused first
+    import tf_keras as keras
+
+    L = keras.layers
+    layer = {
+        "GRU": lambda: L.GRU(4, name="rec"),
+        "SimpleRNN": lambda: L.SimpleRNN(4, name="rec"),
+        "Bidirectional": lambda: L.Bidirectional(L.GRU(4), name="rec"),
+    }[kind]()
+    m = keras.Sequential([L.Input((6, 3)), layer, L.Dense(2)])
+    x = np.random.default_rng(0).random((16, 6, 3)).astype(np.float32)
+    with pytest.raises(UnsupportedOpError, match="layer 'rec' .*LSTM") as e:
+        convert(m, representative_data=x)
+    assert e.value.op in ("GRU", "SimpleRNN")
+
+
 def test_lambda_layer_is_named(digits):
     import tf_keras as keras
 

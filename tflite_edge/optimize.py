@@ -472,6 +472,27 @@ def _qat_error(name: str, cls: str, why: str) -> UnsupportedOpError:
     )
 
 
+# Recurrent layers with no int8 TFLite builtin (TFLM runs LSTM only): TF 2.21's converter
+# crashes the whole process (SIGSEGV) on them with a fixed batch, so they are refused first.
+_UNCONVERTIBLE_RNN = ("GRU", "GRUV1", "GRUV2", "SimpleRNN", "GRUCell", "SimpleRNNCell")
+
+
+def _check_convertible(model: Any) -> None:
+    """Name a recurrent layer the int8 converter cannot take, before it takes the process down."""
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        inner = [getattr(layer, "layer", None), getattr(layer, "cell", None)]  # wrappers, RNN
+        names = [type(x).__name__ for x in [layer, *inner] if x is not None]
+        for name in [n for n in names if n in _UNCONVERTIBLE_RNN][:1]:
+            raise UnsupportedOpError(
+                f"layer {layer.name!r} ({name}) has no int8 TFLite builtin op that TFLM can "
+                "run; use an LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM) or Conv1D layers instead",
+                op=name,
+            )
+        stack.extend(getattr(layer, "layers", []))  # nested models
+
+
 def _check_quantizable(model: Any) -> None:
     """Name the first layer tfmot's 8-bit QAT cannot handle (cheap: no model is cloned)."""
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
@@ -749,6 +770,7 @@ def convert(
     else:
         _tf_keras().utils.set_random_seed(seed)
 
+    _check_convertible(model)
     if training and qat:
         # Checked first: a layer QAT cannot handle should fail before minutes of pruning.
         _check_quantizable(model)
