@@ -267,6 +267,14 @@ def test_not_a_model_is_a_model_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_as_out_dir_is_refused(tmp_path, models_dir):
+    out = tmp_path / "taken"
+    out.write_text("mine")
+    with pytest.raises(TFLiteEdgeError, match="is a file; pass a directory"):
+        compile_aot(models_dir / "hello_world_int8.tflite", out)
+    assert out.read_text() == "mine"
+
+
 def test_bad_sparse_argument(tmp_path, models_dir):
     with pytest.raises(TFLiteEdgeError, match="sparse must be True .* found 'yes'"):
         compile_aot(models_dir / "hello_world_int8.tflite", tmp_path, sparse="yes")

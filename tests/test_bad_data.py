@@ -209,3 +209,12 @@ def test_missing_files_say_what_could_not_be_read(models_dir, tmp_path, capsys, 
     for argv, needle in cases:
         _one_line_exit_2(capsys, argv, needle, "does not exist")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_samples_must_be_a_whole_number(models_dir):
+    from tflite_edge import validate
+
+    x = np.zeros((4, 1), np.float32)
+    for samples in (0, "3", 1.5, True):
+        with pytest.raises(DataError, match="samples .* must be a whole number >= 1"):
+            validate(models_dir / "hello_world_int8.tflite", x, board="host", samples=samples)

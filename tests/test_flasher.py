@@ -364,6 +364,9 @@ def test_unknown_board_and_runtime_are_refused():
         run_on_board(model, np.zeros((1, 1), np.int8), board="m0")
     with pytest.raises(TFLiteEdgeError, match="unknown runtime 'tvm'"):
         flash(model, runtime="tvm")
+    for timeout in (0, -1, float("nan"), float("inf"), "10", True):
+        with pytest.raises(TFLiteEdgeError, match="timeout must be a positive number"):
+            flash(model, timeout=timeout)
     for runs in (0, MAX_RUNS + 1, 99999999999999999999, 2.5):
         with pytest.raises(TFLiteEdgeError, match="runs must be an integer from 1 to"):
             flash(model, runs=runs)

@@ -287,6 +287,15 @@ def test_a_reset_mid_session_keeps_the_last_boot(loop):
     assert "reset 1 time" in session.table()
 
 
+def test_monitor_refuses_what_is_not_a_port():
+    for port in (None, 5, b"loop://"):
+        with pytest.raises(TFLiteEdgeError, match="port must be a device path"):
+            monitor(port, timeout=0.1)
+    for timeout in (float("nan"), "1"):
+        with pytest.raises(TFLiteEdgeError, match="timeout must be a positive number"):
+            monitor("loop://", timeout=timeout)
+
+
 def test_a_timeout_leaves_no_empty_log_but_keeps_an_existing_one(loop, tmp_path):
     new = tmp_path / "new.jsonl"
     with pytest.raises(SerialError, match="no TFLE record"):

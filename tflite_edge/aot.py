@@ -779,6 +779,8 @@ def _render(context: dict) -> tuple[str, str]:
 
 def _write_files(out: Path, files: dict[str, str]) -> list[Path]:
     """Write every file via a temporary file and rename, so a reader never sees half a file."""
+    if out.exists() and not out.is_dir():
+        raise TFLiteEdgeError(f"output directory {str(out)!r} is a file; pass a directory")
     out.mkdir(parents=True, exist_ok=True)
     return [write_atomic(out / fname, text) for fname, text in files.items()]
 

@@ -6,6 +6,8 @@ A message says what was expected, what was found, and what to do.
 
 from __future__ import annotations
 
+import math
+
 
 class TFLiteEdgeError(Exception):
     """Root of every error that is the user's input or environment, not a bug of ours."""
@@ -89,4 +91,13 @@ def check_runs(runs: object, *, optional: bool = False) -> None:
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= MAX_RUNS:
         raise TFLiteEdgeError(
             f"runs must be an integer from 1 to {MAX_RUNS:,}, found {runs!r}; e.g. 10"
+        )
+
+
+def check_timeout(timeout: object) -> None:
+    """`timeout` is a finite number of seconds above 0."""
+    ok = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    if not (ok and math.isfinite(timeout) and timeout > 0):
+        raise TFLiteEdgeError(
+            f"timeout must be a positive number of seconds, found {timeout!r}; e.g. 30"
         )

@@ -51,6 +51,7 @@ from .errors import (
     TFLiteEdgeError,
     ToolchainError,
     check_runs,
+    check_timeout,
 )
 from .model import Model, known_input, load_model
 
@@ -324,8 +325,7 @@ def start(
             "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
         )
     check_runs(runs)
-    if timeout <= 0:
-        raise TFLiteEdgeError(f"timeout must be a positive number of seconds, found {timeout}")
+    check_timeout(timeout)
     if port is not None and b.family != "esp-idf":
         raise BoardError(
             f"board {b.name} runs on this machine ({b.description}); --port is for physical "

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import ProtocolError, SerialError, TFLiteEdgeError, check_runs
+from .errors import ProtocolError, SerialError, TFLiteEdgeError, check_runs, check_timeout
 
 if TYPE_CHECKING:  # pyserial is imported when a port is opened, not with the package
     import serial
@@ -255,8 +255,7 @@ def read_records(
     """
     import serial
 
-    if timeout <= 0:
-        raise TFLiteEdgeError(f"timeout must be a positive number of seconds, found {timeout}")
+    check_timeout(timeout)
     stop = until or (lambda r: r.kind == "done")
     name = port_name(port)
     records: list[Record] = []
@@ -725,8 +724,13 @@ def monitor(
         raise TFLiteEdgeError(
             f"cannot write the record log {out}: folder {Path(out).parent} does not exist"
         )
-    own = isinstance(port, str)
-    ser = open_port(port, baud) if own else port
+    own = isinstance(port, (str, Path))
+    if not own and not hasattr(port, "read_until"):
+        raise TFLiteEdgeError(
+            f"port must be a device path, a pyserial URL or an open serial port, found "
+            f"{type(port).__name__}; e.g. /dev/ttyUSB0 or socket://localhost:4000"
+        )
+    ser = open_port(str(port), baud) if own else port
     session = Session(port=port_name(ser))
 
     def take(record: Record) -> None:

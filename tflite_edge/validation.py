@@ -282,8 +282,8 @@ def validate(
     if y is not None:
         y = check_labels(m, y, len(xq))
     if samples is not None:
-        if samples < 1:
-            raise DataError(f"--samples must be at least 1, found {samples}")
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+            raise DataError(f"samples (--samples) must be a whole number >= 1, found {samples!r}")
         xq = xq[:samples]
         y = y[:samples] if y is not None else None
     ref_out = Reference(m).run(xq)
