@@ -364,6 +364,10 @@ def test_unknown_board_and_runtime_are_refused():
         run_on_board(model, np.zeros((1, 1), np.int8), board="m0")
     with pytest.raises(TFLiteEdgeError, match="unknown runtime 'tvm'"):
         flash(model, runtime="tvm")
+    with pytest.raises(TFLiteEdgeError, match="on_record must be a function"):
+        flash(model, on_record="x")
+    with pytest.raises(TFLiteEdgeError, match="jsonl must be a path"):
+        flash(model, jsonl=5)
     for timeout in (0, -1, float("nan"), float("inf"), "10", True):
         with pytest.raises(TFLiteEdgeError, match="timeout must be a positive number"):
             flash(model, timeout=timeout)

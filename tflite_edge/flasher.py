@@ -326,6 +326,13 @@ def start(
         )
     check_runs(runs)
     check_timeout(timeout)
+    for name, fn in (("on_record", on_record), ("on_stage", on_stage)):
+        if fn is not None and not callable(fn):
+            raise TFLiteEdgeError(f"{name} must be a function or None, found {fn!r}")
+    if jsonl is not None and not (isinstance(jsonl, (str, Path)) or hasattr(jsonl, "write")):
+        raise TFLiteEdgeError(
+            f"jsonl must be a path or an open text file for the record log, found {jsonl!r}"
+        )
     if port is not None and b.family != "esp-idf":
         raise BoardError(
             f"board {b.name} runs on this machine ({b.description}); --port is for physical "
