@@ -34,32 +34,17 @@ def _one_line_exit_2(capsys, argv: list[str], *needles: str) -> str:
     return lines[0]
 
 
+def _host_argv(command, data_flag, models_dir, data, out, model) -> list[str]:
+    model_path = str(models_dir / model)
+    return [command, "--board", "host", "--model", model_path, data_flag, str(data), "-o", str(out)]
+
+
 def _validate(models_dir, data, out, model="hello_world_int8.tflite") -> list[str]:
-    return [
-        "validate",
-        "--board",
-        "host",
-        "--model",
-        str(models_dir / model),
-        "--data",
-        str(data),
-        "-o",
-        str(out),
-    ]
+    return _host_argv("validate", "--data", models_dir, data, out, model)
 
 
 def _run(models_dir, inputs, out, model="hello_world_int8.tflite") -> list[str]:
-    return [
-        "run",
-        "--board",
-        "host",
-        "--model",
-        str(models_dir / model),
-        "--input",
-        str(inputs),
-        "-o",
-        str(out),
-    ]
+    return _host_argv("run", "--input", models_dir, inputs, out, model)
 
 
 def test_string_inputs_are_not_numeric(models_dir, tmp_path, capsys, no_board):

@@ -64,6 +64,33 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "nope.tflite")
 
 
+class _Layered:
+    layers = ()
+
+
+@pytest.mark.parametrize(
+    "src, hint",
+    [
+        (None, "the path of a .tflite file"),
+        (3, "the path of a .tflite file"),
+        (_Layered(), "convert()"),
+    ],
+)
+def test_not_a_model_at_all(src, hint):
+    with pytest.raises(TypeError, match="expected a .tflite model") as e:
+        load_model(src)
+    assert hint in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_conversion_result_is_its_tflite_bytes(models_dir):
+    data = (models_dir / "hello_world_int8.tflite").read_bytes()
+
+    class Converted:  # what load_model reads of a ConversionResult
+        tflite = data
+
+    assert load_model(Converted()).sha256 == load_model(data).sha256
+
+
 def test_not_a_flatbuffer(tmp_path):
     p = tmp_path / "x.tflite"
     p.write_bytes(b"this is not a model at all")

@@ -109,6 +109,11 @@ def test_summary_and_save(digits_int8, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # no temp file left
 
 
+def test_result_goes_straight_to_the_later_stages(digits_int8):
+    """flash(result), render(result), compile_aot(result): the result reads as its .tflite."""
+    assert load_model(digits_int8).sha256 == load_model(bytes(digits_int8.tflite)).sha256
+
+
 def test_save_refuses_missing_folder(digits_int8, tmp_path):
     with pytest.raises(TFLiteEdgeError, match="does not exist"):
         digits_int8.save(tmp_path / "nope" / "m.tflite")

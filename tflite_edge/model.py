@@ -7,6 +7,7 @@ ship with the tflite-micro package, so the reader follows the same schema as the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -316,11 +317,24 @@ def c_identifier(name: str) -> str:
 
 
 def load_model(src: str | Path | bytes | bytearray | Model, *, name: str | None = None) -> Model:
-    """Read a .tflite model from a path or bytes (a Model passes through)."""
+    """Read a .tflite model from a path or bytes (a Model passes through).
+
+    A `ConversionResult` from `convert()` is taken too: its `.tflite` bytes are the model.
+    """
     if isinstance(src, Model):
         return src
+    converted = getattr(src, "tflite", None)  # a ConversionResult, without importing TF here
+    if isinstance(converted, (bytes, bytearray)):
+        src = converted
     if isinstance(src, (bytes, bytearray, memoryview)):
         return Model(bytes(src), name=name or "model")
+    if not isinstance(src, (str, os.PathLike)):
+        hint = (
+            "convert it first with tflite_edge.convert()"
+            if hasattr(src, "layers")
+            else "pass the path of a .tflite file, its bytes or the result of tflite_edge.convert()"
+        )
+        raise TypeError(f"expected a .tflite model, got {type(src).__name__}: {hint}")
     path = Path(src)
     if not path.exists():
         raise ModelError(
