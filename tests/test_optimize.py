@@ -292,8 +292,8 @@ def test_distill_rejects_mismatched_models(digits, digits_cnn):
 # --------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5, float("nan")])
-def test_sparsity_outside_unit_interval(digits, digits_cnn, sparsity):
+@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5, float("nan"), "0.5", True])
+def test_sparsity_not_a_number_in_the_unit_interval(digits, digits_cnn, sparsity):
     with pytest.raises(TFLiteEdgeError, match=r"sparsity must be in \[0, 1\)"):
         convert(digits_cnn, train_data=digits[0], sparsity=sparsity)
 

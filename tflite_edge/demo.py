@@ -318,17 +318,13 @@ def check_demo_args(
 ) -> None:
     """Raise the error run_demo() would meet minutes later, before any training or writing."""
     from .boards import get_board
-    from .errors import BoardError, TFLiteEdgeError, check_runs
+    from .errors import BoardError, TFLiteEdgeError, check_runs, check_sparsity
     from .flasher import RUNTIMES
 
     if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
         raise TFLiteEdgeError(f"epochs must be a positive integer, found {epochs!r}; e.g. 12")
     check_runs(runs)
-    if not isinstance(sparsity, numbers.Real) or not 0.0 <= float(sparsity) < 1.0:
-        raise TFLiteEdgeError(
-            f"sparsity must be in [0, 1) (the share of weights set to zero), found {sparsity!r}; "
-            "e.g. 0.75 for 75 % zeros"
-        )
+    check_sparsity(sparsity)
     if runtime not in RUNTIMES:
         raise TFLiteEdgeError(
             f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "

@@ -7,6 +7,7 @@ A message says what was expected, what was found, and what to do.
 from __future__ import annotations
 
 import math
+import numbers
 
 
 class TFLiteEdgeError(Exception):
@@ -91,6 +92,16 @@ def check_runs(runs: object, *, optional: bool = False) -> None:
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= MAX_RUNS:
         raise TFLiteEdgeError(
             f"runs must be an integer from 1 to {MAX_RUNS:,}, found {runs!r}; e.g. 10"
+        )
+
+
+def check_sparsity(sparsity: object) -> None:
+    """`sparsity` (the share of weights pruned to zero) is a real number in [0, 1)."""
+    ok = isinstance(sparsity, numbers.Real) and not isinstance(sparsity, bool)
+    if not (ok and 0.0 <= float(sparsity) < 1.0):  # NaN fails too
+        raise TFLiteEdgeError(
+            f"sparsity must be in [0, 1) (the share of weights set to zero), found {sparsity!r}; "
+            "e.g. 0.75 for 75 % zeros"
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
+from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError, check_sparsity
 from .files import write_atomic  # noqa: F401  (public here since the start)
 
 # How many training inputs the converter sees to calibrate activation ranges.
@@ -695,11 +695,8 @@ def convert(
     and TensorFlow generators so that a run can be repeated.
     """
     # Arguments first: a typo should fail in a second, before TensorFlow loads.
-    if sparsity is not None and not (0.0 <= float(sparsity) < 1.0):
-        raise TFLiteEdgeError(
-            f"sparsity must be in [0, 1) (the share of weights set to zero), found {sparsity}; "
-            "e.g. 0.75 for 75 % zeros"
-        )
+    if sparsity is not None:
+        check_sparsity(sparsity)
     if structured is not None:
         if structured not in STRUCTURED:
             raise TFLiteEdgeError(
