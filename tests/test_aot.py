@@ -1,6 +1,6 @@
 """The AOT compiler and the core int8 kernels: bit-exact with the TFLM interpreter.
 
-Every expected output comes from tflite_edge.tflm.Reference (the real TFLM interpreter);
+Every expected output comes from tflite_edge.reference.Reference (the real TFLM interpreter);
 every generated file is compiled (host gcc and run through ctypes; arm-none-eabi-gcc for
 Cortex-M4 and Cortex-M3).
 """
@@ -24,7 +24,7 @@ from opmodels import (
     sparsify,
 )
 from tflite_edge import TFLiteEdgeError, UnsupportedOpError
-from tflite_edge.aot import (
+from tflite_edge.compiler import (
     EMITTERS,
     GATHER_BYTES,
     AotResult,
@@ -35,7 +35,7 @@ from tflite_edge.aot import (
 )
 from tflite_edge.errors import ModelError
 from tflite_edge.model import known_input, load_model
-from tflite_edge.tflm import Reference
+from tflite_edge.reference import Reference
 
 N_INPUTS = 100
 ARM_CPUS = ("cortex-m4", "cortex-m3")

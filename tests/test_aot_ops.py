@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 import opmodels as om
-from tflite_edge import aot, aot_extra, tflm
+from tflite_edge import compiler as aot
+from tflite_edge import reference
+from tflite_edge.compiler import extra as aot_extra
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import known_input, load_model
 
@@ -110,7 +112,7 @@ def reshape_to_squeeze(data: bytes) -> bytes:
 
 
 def tflm_run(data: bytes, inputs: list[np.ndarray]) -> np.ndarray:
-    """One TFLM invocation with any number of inputs (tflm.Reference takes exactly one)."""
+    """One TFLM invocation with any number of inputs (reference.Reference takes exactly one)."""
     from tflite_micro.python.tflite_micro import runtime
 
     interp = runtime.Interpreter.from_bytes(data, arena_size=1 << 20)
@@ -326,7 +328,7 @@ def _run_unary_case(lib, data, op, x):
     """Run op 0 of `data` in TFLM and through its kernel; returns (ours, tflm)."""
     m, o, ins, y = first_op(data)
     xt = ins[0]
-    expected = tflm.Reference(data).run_one(x.reshape(xt.shape))
+    expected = reference.Reference(data).run_one(x.reshape(xt.shape))
     if op == "LOGISTIC" or op == "TANH":
         ours = unary(lib, f"tfle_{op.lower()}_s8", "tfle_sigmoid_params",
                      aot_extra.sigmoid_params(xt), x)  # fmt: skip
@@ -387,7 +389,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         _, _, (x,), y = first_op(quantize)
         data = requantized(quantize, {y.index: (so, zo)})
         _, _, _, yt = first_op(data)
-        ref = tflm.Reference(data)
+        ref = reference.Reference(data)
         ties = ((np.arange(-128, 128) + 0.5) * np.float32(so)).astype(np.float32)
         # far out of range too (still inside int32, where TFLM's cast is defined)
         far = np.float32(so) * np.repeat([-1e8, -1e5, -1500.0, 1500.0, 1e5, 1e8], 16)[:96]
@@ -408,7 +410,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
             types={x.index: schema.TensorType.INT8},
         )
         _, _, (xt,), yt = first_op(data)
-        ref = tflm.Reference(data)
+        ref = reference.Reference(data)
         p = {**aot_extra.requant_params(xt, yt), "size": 16}
         for chunk in ALL_INT8.reshape(-1, 16):
             ours = unary(lib, "tfle_requant_s8", "tfle_requant_params", p, chunk)
@@ -418,7 +420,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         _, _, (x,), _ = first_op(dequantize)
         data = requantized(dequantize, {x.index: (si, zi)})
         _, _, (xt,), _ = first_op(data)
-        ref = tflm.Reference(data)
+        ref = reference.Reference(data)
         for chunk in ALL_INT8.reshape(-1, 16):
             ours = unary(lib, "tfle_dequantize_s8_f32", "tfle_affine_params",
                          aot_extra.affine_params(xt, 16), chunk, out_dtype=np.float32)  # fmt: skip
@@ -511,7 +513,7 @@ def test_reduce_kernel(lib, mean_models, case):
         _, _, (xt, _), yt = first_op(data)
         shape = aot_extra.reduce_shape(xt.shape, aot_extra.resolve_axes(axes.data, len(xt.shape)))
         xs = rng.integers(-128, 128, size=(8, *xt.shape[1:]), dtype=np.int8)
-        expected = tflm.Reference(data).run(xs)
+        expected = reference.Reference(data).run(xs)
         for xi, ei in zip(xs, expected, strict=True):
             ours = np.zeros(yt.size, np.int8)
             if o.op == "MEAN":
@@ -573,7 +575,7 @@ def compiled_matches(data: bytes, x: np.ndarray, out_dir: Path, expected=None) -
     aot.compile_aot(data, out_dir)
     ours = aot.build_host_runner(out_dir).run_one(x)
     if expected is None:
-        expected = tflm.Reference(data).run_one(x)
+        expected = reference.Reference(data).run_one(x)
     assert np.array_equal(ours.ravel(), np.asarray(expected).ravel())
 
 
@@ -659,7 +661,7 @@ def test_generated_pad(lib, templates, tmp_path):
         data = requantized(data, {x.index: (0.05, zp), y.index: (0.05, zp)})
         _, _, (xt, pt), yt = first_op(data)
         xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
-        expected = tflm.Reference(data).run_one(xs)
+        expected = reference.Reference(data).run_one(xs)
         params = aot_extra.pad_params(tuple(shape), pt.data, int(yt.quantization.zero_point[0]))
         ours = np.zeros(int(np.prod(out)), np.int8)
         lib("tfle_pad_s8", struct("tfle_pad_params", params), xs.ravel(), ours)
@@ -912,7 +914,7 @@ def test_compiled_model_bit_exact(e2e_models, tmp_path, name):
     ops = om.op_names(data)
     result = aot.compile_aot(data, tmp_path / name)
     runner = aot.build_host_runner(tmp_path / name)
-    ref = tflm.Reference(data)
+    ref = reference.Reference(data)
     rng = np.random.default_rng(11)
     if ref.input_dtype == np.float32:
         # the model API passes bytes: float32 in, float32 out
@@ -1040,7 +1042,7 @@ def test_compiled_model_on_emulated_board(e2e_models, tmp_path, board):
 
     assert shutil.which("qemu-system-arm"), "qemu-system-arm is required (Debian package)"
     data = e2e_models["requantize_mean"]
-    ref = tflm.Reference(data)
+    ref = reference.Reference(data)
     out = tmp_path / board
     project.render(data, board=board, runtime="aot", out_dir=out, runs=1, profile=False)
     build = subprocess.run(["make", "-s", "-C", str(out)], capture_output=True, text=True)

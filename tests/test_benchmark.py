@@ -96,7 +96,7 @@ def test_run_document_names_machine_and_plan(smoke):
 
 def test_emulated_row_agrees_with_tflm_and_the_model(smoke, models_dir):
     from tflite_edge.model import known_input, load_model
-    from tflite_edge.tflm import Reference
+    from tflite_edge.reference import Reference
 
     result, _, _ = smoke
     (row,) = _rows(result, "emulated")
@@ -123,7 +123,7 @@ def test_emulated_row_agrees_with_tflm_and_the_model(smoke, models_dir):
 
 
 def test_emulated_sizes_agree_with_compile_aot(smoke, models_dir, tmp_path):
-    from tflite_edge.aot import compile_aot
+    from tflite_edge.compiler import compile_aot
 
     result, _, _ = smoke
     (row,) = _rows(result, "emulated")
@@ -153,7 +153,7 @@ def test_host_row_times_both_runtimes_on_equal_outputs(smoke):
 
 def test_compression_rows_agree_with_tflm_and_keras(smoke, digits):
     from tflite_edge.model import load_model
-    from tflite_edge.tflm import Reference
+    from tflite_edge.reference import Reference
     from tflite_edge.validation import quantize_inputs
 
     result, base, _ = smoke

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run
-from tflite_edge import tflm
+from tflite_edge import reference
 from tflite_edge.cli import main
-from tflite_edge.inspector import inspect
+from tflite_edge.model.inspect import inspect
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def _npz(path, **arrays):
 
 
 def _accuracy_in_tflm(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
-    ref = tflm.Reference(tflite)
+    ref = reference.Reference(tflite)
     q = ref.model.input_tensors[0].quantization
     xq = np.clip(np.round(x / q.scale[0]) + q.zero_point[0], -128, 127).astype(np.int8)
     return float(np.mean(np.argmax(ref.run(xq), -1) == y))
@@ -60,7 +60,7 @@ def test_convert_json_from_a_real_process(files, digits, tmp_path):
     assert doc["method"] == "prune 75% + PQAT"
     report = inspect(data)
     assert doc["sparsity"] == pytest.approx(report.weight_sparsity) and doc["sparsity"] >= 0.7
-    assert doc["arena_bytes"] == tflm.Reference(data).arena().total
+    assert doc["arena_bytes"] == reference.Reference(data).arena().total
     assert doc["int8_accuracy"] == pytest.approx(_accuracy_in_tflm(data, x_te, y_te))
     assert doc["ops"] == report.ops
 
@@ -75,7 +75,7 @@ def test_convert_prints_the_table(files, name, tmp_path, capsys):
     assert "method                PTQ" in captured.out
     assert "int8 accuracy (TFLM)" in captured.out
     assert f"wrote {out} ({out.stat().st_size:,} B)" in captured.out
-    assert f"{tflm.Reference(out).arena().total:,} B" in captured.out
+    assert f"{reference.Reference(out).arena().total:,} B" in captured.out
 
 
 # --------------------------------------------------------------------------- bad input

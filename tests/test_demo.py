@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run
-from tflite_edge.tflm import Reference
+from tflite_edge.reference import Reference
 
 
 class _Images(HTMLParser):

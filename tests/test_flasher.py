@@ -32,7 +32,7 @@ from tflite_edge.errors import (
 from tflite_edge.flasher import FlashResult, flash, start
 from tflite_edge.flasher import run as run_on_board
 from tflite_edge.model import known_input, load_model
-from tflite_edge.tflm import Reference
+from tflite_edge.reference import Reference
 
 CLI = [str(ROOT / ".venv" / "bin" / "tflite-edge")]
 RUNS = 3

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run
-from tflite_edge import tflm
+from tflite_edge import reference
 from tflite_edge.errors import ModelError
-from tflite_edge.inspector import inspect, weight_sparsity
+from tflite_edge.model.inspect import inspect, weight_sparsity
 from tflite_edge.model import load_model
 
 
@@ -22,7 +22,7 @@ def _cli(*args: str):
 def test_reference_models(reference_model):
     report = inspect(reference_model)
     model = load_model(reference_model)
-    arena = tflm.Reference(reference_model).arena()
+    arena = reference.Reference(reference_model).arena()
     assert (report.arena_bytes, report.arena_head_bytes, report.arena_tail_bytes) == (
         arena.total,
         arena.head,
@@ -73,7 +73,7 @@ def test_cli_inspect_on_every_reference_model(reference_model):
     proc = _cli("inspect", str(reference_model), "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["arena_bytes"] == tflm.Reference(reference_model).arena().total
+    assert doc["arena_bytes"] == reference.Reference(reference_model).arena().total
     assert doc["ops"] == load_model(reference_model).ops
     text = _cli("inspect", str(reference_model))
     assert text.returncode == 0 and f"{doc['arena_bytes']:,} B" in text.stdout

@@ -7,7 +7,7 @@ import pytest
 
 from tflite_edge import ModelError
 from tflite_edge.model import c_identifier, known_input, load_model
-from tflite_edge.tflm import Reference
+from tflite_edge.reference import Reference
 
 
 def test_reader_agrees_with_interpreter(reference_model):

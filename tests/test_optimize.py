@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tflite_edge import tflm
+from tflite_edge import reference
 from tflite_edge.errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
-from tflite_edge.inspector import weight_tensors
+from tflite_edge.model.inspect import weight_tensors
 from tflite_edge.model import load_model
 from tflite_edge.optimize import ConversionResult, convert, distill
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def _tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy measured independently of convert(): quantize by hand, run TFLM, argmax."""
-    ref = tflm.Reference(tflite)
+    ref = reference.Reference(tflite)
     q = ref.model.input_tensors[0].quantization
     xq = np.clip(np.round(x / q.scale[0]) + q.zero_point[0], -128, 127).astype(np.int8)
     return float(np.mean(np.argmax(ref.run(xq), -1) == y))
@@ -82,7 +82,7 @@ def test_int8_model_is_full_integer_and_measured(digits, digits_cnn, digits_int8
     assert m["tflite_bytes"] == len(digits_int8.tflite)
     assert m["ops"] == model.ops
     assert m["tflm_missing_ops"] == [] and m["warnings"] == []
-    assert m["arena_bytes"] == tflm.Reference(digits_int8.tflite).arena().total
+    assert m["arena_bytes"] == reference.Reference(digits_int8.tflite).arena().total
     # the float reference at the board's batch of 1, converted here independently
     spec = tf.TensorSpec([1, *digits_cnn.input_shape[1:]], tf.float32)
     fn = tf.function(lambda x: digits_cnn(x, training=False)).get_concrete_function(spec)
@@ -204,7 +204,7 @@ def test_missing_tflm_op_is_reported():
         ]
     )
     r = convert(m, train_data=(x, y), qat=False)
-    assert r.metrics["tflm_missing_ops"] == tflm.missing_ops(r.tflite) == ["GELU"]
+    assert r.metrics["tflm_missing_ops"] == reference.missing_ops(r.tflite) == ["GELU"]
     assert r.metrics["arena_bytes"] is None and r.metrics["int8_accuracy"] is None
     assert any("GELU" in w for w in r.metrics["warnings"])
     assert "warning: TFLM has no kernel for GELU" in r.summary()

@@ -24,7 +24,7 @@ from conftest import ROOT, run
 from tflite_edge import BoardError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
 from tflite_edge.model import c_identifier, known_input, load_model
 from tflite_edge.project import MANIFEST, render
-from tflite_edge.tflm import TFLM_OPS, Reference
+from tflite_edge.reference import TFLM_OPS, Reference
 
 HOSTILE = 'a"; system("x"); //'
 
@@ -266,9 +266,9 @@ def test_tflm_project_settings_follow_the_model(reference_model, tflm_projects):
 
 
 def test_unsupported_op_for_tflm_is_named(tmp_path, monkeypatch, models_dir):
-    from tflite_edge import tflm
+    from tflite_edge import reference
 
-    monkeypatch.delitem(tflm.TFLM_OPS, "SOFTMAX")
+    monkeypatch.delitem(reference.TFLM_OPS, "SOFTMAX")
     with pytest.raises(UnsupportedOpError, match="SOFTMAX") as info:
         render(models_dir / "kws_ref_model.tflite", runtime="tflm", out_dir=tmp_path / "p")
     assert info.value.op == "SOFTMAX"
@@ -485,12 +485,12 @@ def test_inconsistent_model_is_refused_before_tflm_sees_it(runtime, tmp_path, mo
 
 
 def test_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch, models_dir):
-    import tflite_edge.aot
+    import tflite_edge.compiler
 
     def refuse(*args, **kw):
         raise UnsupportedOpError("no kernel for FULLY_CONNECTED here", op="FULLY_CONNECTED")
 
-    monkeypatch.setattr(tflite_edge.aot, "compile_aot", refuse)
+    monkeypatch.setattr(tflite_edge.compiler, "compile_aot", refuse)
     with pytest.raises(UnsupportedOpError):
         render(models_dir / "hello_world_int8.tflite", out_dir=tmp_path / "a" / "b")
     assert list(tmp_path.iterdir()) == []

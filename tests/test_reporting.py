@@ -85,7 +85,7 @@ def conversion_doc(centroids) -> dict:
 def kws(models_dir):
     """The DS-CNN reference model and TFLM's real arena for it."""
     from tflite_edge.model import load_model
-    from tflite_edge.tflm import arena
+    from tflite_edge.reference import arena
 
     model = load_model(models_dir / "kws_ref_model.tflite")
     return model, arena(model)

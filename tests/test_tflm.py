@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tflite_edge import DataError
-from tflite_edge.tflm import Reference, missing_ops, parse_allocations, resolver_methods
+from tflite_edge.reference import Reference, missing_ops, parse_allocations, resolver_methods
 
 
 def test_arena_parts_add_up(reference_model):

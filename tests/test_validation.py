@@ -15,7 +15,7 @@ from conftest import run
 from tflite_edge import DataError, ProtocolError, flasher
 from tflite_edge.model import load_model
 from tflite_edge.protocol import format_record, open_port, send_input
-from tflite_edge.tflm import Reference
+from tflite_edge.reference import Reference
 from tflite_edge.validation import compare, quantize_inputs, validate
 
 

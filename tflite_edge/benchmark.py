@@ -494,14 +494,14 @@ def _host_inputs(model: Model, n: int) -> np.ndarray:
 def _tflm_interpreter(model: Model) -> Any:
     from tflite_micro.python.tflite_micro import runtime
 
-    from .tflm import _capture_fd
+    from .reference import _capture_fd
 
     interp, _ = _capture_fd(2, lambda: runtime.Interpreter.from_bytes(model.data))
     return interp
 
 
 def _host_row(run: _Run, name: str, path: Path) -> dict[str, Any]:
-    from .aot import build_host_runner, compile_aot
+    from .compiler import build_host_runner, compile_aot
 
     model = load_model(path)
     where = run.work / "host" / name
@@ -645,7 +645,7 @@ def _valgrind_counts(
     (name, model path, AOT output dir); (None, why) when Valgrind is missing or fails."""
     import sys
 
-    from .aot import kernel_include_dir, kernel_sources
+    from .compiler import kernel_include_dir, kernel_sources
 
     if shutil.which("valgrind") is None:
         return None, "Valgrind is not installed"
@@ -705,7 +705,7 @@ def object_sizes(model_dir: str | Path, board: str = "qemu-m4") -> dict[str, int
     then splits code (.text), constants (.rodata: weights, biases, multipliers), initialised
     data and zeroed RAM (.bss, the activation arena). flash = code + constants + data.
     """
-    from .aot import kernel_include_dir, kernel_objects
+    from .compiler import kernel_include_dir, kernel_objects
     from .boards import get_board
 
     b = get_board(board)
@@ -844,7 +844,7 @@ def _compression_and_pipeline(run: _Run) -> Path:
 
 def _aot_variant(run: _Run, model: Model, key: str, mode: str, sparse: bool) -> dict[str, Any]:
     """Compile one variant dense or sparse: object sizes, then instructions on the board."""
-    from .aot import compile_aot
+    from .compiler import compile_aot
 
     where = run.work / "compression" / key / mode
     if where.exists():
@@ -903,7 +903,7 @@ def _tflm_facts(run: _Run, model: Model) -> dict[str, Any]:
     """TFLM's arena and its output CRC on the known input (cached per model: host facts)."""
     cache = run.__dict__.setdefault("_tflm_cache", {})
     if model.sha256 not in cache:
-        from .tflm import Reference
+        from .reference import Reference
 
         ref = Reference(model)
         arena = ref.arena()
@@ -916,7 +916,7 @@ def _tflm_facts(run: _Run, model: Model) -> dict[str, Any]:
 
 
 def _emulated_row(run: _Run, board: str, name: str, path: Path, *, source: str) -> dict[str, Any]:
-    from .aot import compile_aot
+    from .compiler import compile_aot
     from .boards import get_board
 
     model = load_model(path)
@@ -1315,7 +1315,7 @@ def _flash_staged(
     sparse=True/False recompiles the rendered project's model C dense or sparse before the
     build (flash() always takes compile_aot's "auto" choice); `boot()` then runs the image.
     """
-    from .aot import compile_aot
+    from .compiler import compile_aot
     from .boards import get_board
     from .builder import build
     from .flasher import boot

@@ -542,7 +542,7 @@ class Device:
 
 def _tflm_arena(model: Model) -> dict[str, int] | None:
     """TFLM's arena for the model, measured with the interpreter (None if TFLM cannot run it)."""
-    from .inspector import measure_arena
+    from .model.inspect import measure_arena
 
     try:
         a = measure_arena(model)
@@ -554,7 +554,7 @@ def _tflm_arena(model: Model) -> dict[str, int] | None:
 def _tflm_crc32(model: Model) -> str | None:
     """CRC32 of the TFLM interpreter's output on the harness's known input (None if TFLM
     cannot run the model)."""
-    from .tflm import Reference
+    from .reference import Reference
 
     try:
         out = Reference(model).run_one(known_input(model))
@@ -988,7 +988,7 @@ class _Qemu(_Link):
 def _tflm_board(model_path: str, runs: int, board: str = "host") -> None:
     """Be a board: the TFLM interpreter speaking protocol v1 on stdin/stdout (a pty)."""
     from .protocol import VERSION, parse_line
-    from .tflm import Reference
+    from .reference import Reference
 
     out = sys.stdout.buffer
 

@@ -635,9 +635,9 @@ def _predict(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
 
 def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
     """Float outputs of the int8 model in TFLM: inputs quantized, outputs dequantized."""
-    from . import tflm
+    from . import reference
 
-    ref = tflm.Reference(tflite)
+    ref = reference.Reference(tflite)
     q = ref.model.input_tensors[0].quantization
     scale, zp = float(q.scale[0]), int(q.zero_point[0])
     info = np.iinfo(ref.input_dtype)
@@ -839,15 +839,15 @@ def convert(
 
 
 def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResult:
-    from . import tflm
-    from .inspector import weight_sparsity
+    from . import reference
+    from .model.inspect import weight_sparsity
     from .model import load_model
 
     m = load_model(tflite, name="converted")
     metrics["tflite_bytes"] = len(tflite)
     metrics["ops"] = m.ops
     metrics["sparsity"] = weight_sparsity(m)
-    missing = tflm.missing_ops(m)
+    missing = reference.missing_ops(m)
     metrics["tflm_missing_ops"] = missing
     metrics["arena_bytes"] = None
     if missing:
@@ -858,7 +858,7 @@ def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResul
         )
         return ConversionResult(tflite, metrics)
     # A model TFLM claims to support but cannot load is an error (raised here), not a warning.
-    metrics["arena_bytes"] = tflm.Reference(m).arena().total
+    metrics["arena_bytes"] = reference.Reference(m).arena().total
     if eval_x is not None:
         out = _int8_outputs(tflite, eval_x, progress)
         metrics[f"int8_{task.score_name}"] = task.score(out, eval_y)

@@ -100,7 +100,7 @@ class RenderResult:
     model_sha256: str
     ops: list[str]
     c_array_only: bool = False
-    tflm_arena: Any = None  # tflite_edge.tflm.Arena as measured, or None if TFLM cannot run it
+    tflm_arena: Any = None  # tflite_edge.reference.Arena as measured, or None if TFLM cannot run it
     arena: ArenaSize | None = None  # tflm: the declared arena and its margin
     ram_bytes: int | None = None  # aot: the static activation plan
     weight_bytes: int | None = None  # aot: constants in flash
@@ -244,11 +244,11 @@ class _Job:
     # -- checks and measurements that need no output directory
 
     def prepare(self) -> None:
-        from . import tflm
-        from .inspector import measure_arena
+        from . import reference
+        from .model.inspect import measure_arena
 
         if self.runtime == "tflm" and not self.c_array_only:
-            self.methods = tflm.resolver_methods(self.model)  # UnsupportedOpError names the op
+            self.methods = reference.resolver_methods(self.model)  # UnsupportedOpError names the op
             # In a child process: TFLM trusts the flatbuffer, a bad one must not kill us.
             measured = measure_arena(self.model)
             self.tflm_arena = measured
@@ -428,7 +428,7 @@ class _Job:
 
     def esp_aot_sources(self) -> dict[str, str]:
         """The AOT harness and kernels, copied so that the ESP-IDF project stands alone."""
-        from .aot import kernel_include_dir
+        from .compiler import kernel_include_dir
 
         files = {}
         harness = firmware_dir() / "harness"
@@ -439,7 +439,7 @@ class _Job:
         return files
 
     def compile_aot(self, where: Path):
-        from .aot import compile_aot
+        from .compiler import compile_aot
 
         where.mkdir(parents=True, exist_ok=True)
         return compile_aot(self.model, where, profile=self.profile, name=self.label)
@@ -492,7 +492,7 @@ def _code_bytes(board: Board, model_dir: Path, profile: bool) -> int | None:
     before the build: the harness and the C library are not included)."""
     import subprocess
 
-    from .aot import kernel_include_dir, kernel_sources
+    from .compiler import kernel_include_dir, kernel_sources
 
     cc = board.toolchain
     if board.family == "esp-idf" or not cc.endswith("gcc") or shutil.which(cc) is None:

@@ -9,6 +9,10 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def _tree(name: str) -> Path:
+    # A checkout (this package's own folder beside templates/ and firmware/) wins, so that a
+    # second checkout on PYTHONPATH uses its own trees, not those of an editable install.
+    if (_CHECKOUT / name).is_dir() and (_CHECKOUT / "setup.cfg").is_file():
+        return _CHECKOUT / name
     # Installed: setup.cfg maps the top-level folder to the package tflite_edge.<name>.
     spec = importlib.util.find_spec(f"tflite_edge.{name}")
     if spec is not None and spec.submodule_search_locations:

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import DataError
 from .files import write_json
 from .model import Model, load_model
-from .tflm import Reference
+from .reference import Reference
 
 
 @dataclass

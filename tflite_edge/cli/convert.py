@@ -134,7 +134,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..inspector import inspect
+    from ..model.inspect import inspect
 
     report = inspect(args.model)
     if args.json:

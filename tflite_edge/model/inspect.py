@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError, TFLiteEdgeError
-from .model import Model, Tensor, load_model
-from .tflm import Arena
+from ..errors import ModelError, TFLiteEdgeError
+from .reader import Model, Tensor, load_model
+from ..reference import Arena
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -178,11 +178,11 @@ def weight_sparsity(model: str | Path | bytes | Model) -> float | None:
 # crash the interpreter (a segfault would take the caller's process with it).
 _ARENA_CHILD = """
 import json, sys
-from tflite_edge import tflm
+from tflite_edge import reference as tflm
 from tflite_edge.errors import TFLiteEdgeError
 data = sys.stdin.buffer.read()
 try:
-    a = tflm.Reference(data).arena()
+    a = reference.Reference(data).arena()
     doc = {"total": a.total, "head": a.head, "tail": a.tail}
 except TFLiteEdgeError as err:
     doc = {"error": str(err)}
@@ -236,7 +236,7 @@ class _ReferenceRefused(TFLiteEdgeError):
 
 def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     """Read a .tflite model and measure it: tensors, ops, quantization, sizes, TFLM arena."""
-    from . import tflm
+    from .. import reference as tflm
 
     model = load_model(tflite)  # a corrupt or inconsistent flatbuffer is a ModelError
     weights = {t.index: t for t in weight_tensors(model)}
@@ -267,7 +267,7 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
                 sparsity=_zeros(t) / t.size if t.index in weights and t.size else None,
             )
         )
-    missing = tflm.missing_ops(model)
+    missing = reference.missing_ops(model)
     operators = [
         OpInfo(o.index, o.op, o.version, o.inputs, o.outputs, o.op not in missing)
         for o in model.operators

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 _TFLITE_IDENT = b"TFL3"
 

@@ -78,12 +78,12 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import ModelError, TFLiteEdgeError, ToolchainError, UnsupportedOpError
-from .files import write_atomic
-from .model import Model, Operator, Tensor, c_identifier, load_model
-from .quant import per_channel_multipliers, quantize_multiplier
-from .resources import firmware_dir, templates_dir
+from .. import __version__
+from ..errors import ModelError, TFLiteEdgeError, ToolchainError, UnsupportedOpError
+from ..files import write_atomic
+from ..model import Model, Operator, Tensor, c_identifier, load_model
+from ..model.quant import per_channel_multipliers, quantize_multiplier
+from ..resources import firmware_dir, templates_dir
 
 __all__ = [
     "AotResult",
@@ -688,7 +688,7 @@ def _compile(
     weight_bytes = sum(a["nbytes"] for a in comp.arrays)
     in_t, out_t = model.tensors[tin], model.tensors[tout]
     context = {
-        "generator": f"tflite-edge {__version__} (tflite_edge.aot)",
+        "generator": f"tflite-edge {__version__} (tflite_edge.compiler)",
         "model_name": c_identifier(name),
         "sha256": model.sha256,
         "sha8": model.sha256[:8],
@@ -817,7 +817,7 @@ class HostRunner:
         return out.reshape(self.output_shape)
 
     def run(self, xs: np.ndarray) -> np.ndarray:
-        """Invoke on each sample of a batch (first axis), like tflm.Reference.run."""
+        """Invoke on each sample of a batch (first axis), like reference.Reference.run."""
         per = self.input_bytes // self.input_dtype.itemsize
         xs = np.asarray(xs).reshape((-1, per))
         return np.stack([self.run_one(x).reshape(self.output_shape[1:]) for x in xs])
@@ -907,7 +907,7 @@ def build_host_runner(
     """Compile out_dir/tfle_model.c and the kernels with the host gcc into a ctypes library.
 
     Usage (tests): `compile_aot(m, d); runner = build_host_runner(d); y = runner.run(xs)` with
-    xs shaped (N, *input_shape[1:]) like `tflm.Reference.run`. Sizes come from the generated
+    xs shaped (N, *input_shape[1:]) like `reference.Reference.run`. Sizes come from the generated
     header, so any compiled output dir works. The kernels are compiled once and cached
     (`kernel_objects`); the library goes to out_dir/host/ under a name derived from its
     sources, so a rebuilt model never reuses a stale loaded library. profile=True defines
@@ -1428,5 +1428,4 @@ def _reshape(ctx: EmitContext) -> str:
 
 # Extra ops (ADD, MUL, QUANTIZE, ...) register themselves from their own module, when present;
 # an error inside that module is not hidden.
-if importlib.util.find_spec(f"{__package__}.aot_extra") is not None:
-    importlib.import_module(f"{__package__}.aot_extra")
+importlib.import_module(f"{__name__}.extra")
