@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, run
 from tflite_edge import reference
 from tflite_edge.errors import ModelError
-from tflite_edge.model.inspect import inspect, weight_sparsity
 from tflite_edge.model import load_model
+from tflite_edge.model.inspect import inspect, weight_sparsity
 
 
 def _cli(*args: str):

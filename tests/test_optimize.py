@@ -11,8 +11,8 @@ import pytest
 
 from tflite_edge import reference
 from tflite_edge.errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
-from tflite_edge.model.inspect import weight_tensors
 from tflite_edge.model import load_model
+from tflite_edge.model.inspect import weight_tensors
 from tflite_edge.optimize import ConversionResult, convert, distill
 
 pytestmark = pytest.mark.slow

@@ -705,8 +705,8 @@ def object_sizes(model_dir: str | Path, board: str = "qemu-m4") -> dict[str, int
     then splits code (.text), constants (.rodata: weights, biases, multipliers), initialised
     data and zeroed RAM (.bss, the activation arena). flash = code + constants + data.
     """
-    from .compiler import kernel_include_dir, kernel_objects
     from .boards import get_board
+    from .compiler import kernel_include_dir, kernel_objects
 
     b = get_board(board)
     cc = b.toolchain
@@ -916,8 +916,8 @@ def _tflm_facts(run: _Run, model: Model) -> dict[str, Any]:
 
 
 def _emulated_row(run: _Run, board: str, name: str, path: Path, *, source: str) -> dict[str, Any]:
-    from .compiler import compile_aot
     from .boards import get_board
+    from .compiler import compile_aot
 
     model = load_model(path)
     b = get_board(board)
@@ -1315,9 +1315,9 @@ def _flash_staged(
     sparse=True/False recompiles the rendered project's model C dense or sparse before the
     build (flash() always takes compile_aot's "auto" choice); `boot()` then runs the image.
     """
-    from .compiler import compile_aot
     from .boards import get_board
     from .builder import build
+    from .compiler import compile_aot
     from .flasher import boot
     from .project import render
 

@@ -840,8 +840,8 @@ def convert(
 
 def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResult:
     from . import reference
-    from .model.inspect import weight_sparsity
     from .model import load_model
+    from .model.inspect import weight_sparsity
 
     m = load_model(tflite, name="converted")
     metrics["tflite_bytes"] = len(tflite)

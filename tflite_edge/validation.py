@@ -4,58 +4,15 @@ with the TFLM interpreter bit for bit, and with the labels and the float model f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import DataError
-from .files import write_json
 from .model import Model, load_model
 from .reference import Reference
-
-
-@dataclass
-class ValidationResult:
-    """What the board answered, compared with TFLM and the labels."""
-
-    board: str
-    runtime: str
-    model_sha256: str
-    samples: int
-    bit_exact: int
-    bit_exact_share: float
-    max_abs_diff: int
-    mismatches: list[int] = field(default_factory=list)
-    accuracy: float | None = None  # on-device, against the labels
-    int8_host_accuracy: float | None = None  # TFLM on the host, same inputs and labels
-    float_accuracy: float | None = None  # the Keras model, when given
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document of `tflite-edge validate --json` (kind = validation)."""
-        return {"kind": "validation", **asdict(self)}
-
-    def summary(self) -> str:
-        """A short readable table."""
-        rows = [
-            ("board / runtime", f"{self.board} / {self.runtime}"),
-            ("samples", str(self.samples)),
-            ("bit-exact with TFLM", f"{self.bit_exact} ({self.bit_exact_share:.1%})"),
-            ("max |board - TFLM|", str(self.max_abs_diff)),
-        ]
-        if self.float_accuracy is not None:
-            rows.append(("float accuracy (Keras)", f"{self.float_accuracy:.2%}"))
-        if self.int8_host_accuracy is not None:
-            rows.append(("int8 accuracy (TFLM, host)", f"{self.int8_host_accuracy:.2%}"))
-        if self.accuracy is not None:
-            rows.append(("int8 accuracy (on device)", f"{self.accuracy:.2%}"))
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the JSON document atomically."""
-        return write_json(path, self.to_dict())
+from .results import ValidationResult  # noqa: E402
 
 
 def sample_shape(model: Model) -> tuple[int, ...]:

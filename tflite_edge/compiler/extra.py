@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from . import EmitContext, activation_range, register_op
 from ..model import Tensor
 from ..model.quant import quantize_multiplier
+from . import EmitContext, activation_range, register_op
 
 MAX_DIMS = 6  # TFLE_X_MAX_DIMS
 HEADER = "tfle_extra.h"

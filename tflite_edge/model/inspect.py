@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, TFLiteEdgeError
-from .reader import Model, Tensor, load_model
 from ..reference import Arena
+from .reader import Model, Tensor, load_model
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -178,7 +178,7 @@ def weight_sparsity(model: str | Path | bytes | Model) -> float | None:
 # crash the interpreter (a segfault would take the caller's process with it).
 _ARENA_CHILD = """
 import json, sys
-from tflite_edge import reference as tflm
+from tflite_edge import reference
 from tflite_edge.errors import TFLiteEdgeError
 data = sys.stdin.buffer.read()
 try:
@@ -236,7 +236,7 @@ class _ReferenceRefused(TFLiteEdgeError):
 
 def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     """Read a .tflite model and measure it: tensors, ops, quantization, sizes, TFLM arena."""
-    from .. import reference as tflm
+    from .. import reference
 
     model = load_model(tflite)  # a corrupt or inconsistent flatbuffer is a ModelError
     weights = {t.index: t for t in weight_tensors(model)}
