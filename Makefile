@@ -1,6 +1,7 @@
 # tflite-edge: the Makefile is a thin shell over the `tflite-edge` CLI.
 #   make demo                         the main job, end to end on the default emulated board
 #   make test                         install everything needed, then run the test suite
+#   make test-fast                    the same without the slow tests: a developer's loop
 #   make flash BOARD=qemu-m4 MODEL=m.tflite [PORT=/dev/ttyUSB0] [RUNTIME=aot|tflm] [RUNS=10]
 #   make monitor PORT=/dev/ttyUSB0
 #   make bench                        benchmarks into bench/results/ and BENCHMARKS.md
@@ -23,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export NO_COLOR := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: install system-deps demo test flash monitor bench lint clean
+.PHONY: install system-deps demo test test-fast flash monitor bench lint clean
 
 install: $(VENV)/.installed system-deps
 
@@ -58,6 +59,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The developer's loop: everything but the tests marked slow (training, QEMU sweeps, builds).
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 flash: install
 	@$(CLI) boards --check $(BOARD) >/dev/null
