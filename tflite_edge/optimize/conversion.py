@@ -13,6 +13,9 @@ import numpy as np
 
 from ..errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError, check_sparsity
 from ..files import write_atomic
+from ..model import load_model
+from ..model.inspect import weight_sparsity
+from ..reference import Reference, missing_ops
 from .keras import (
     _KERAS3_HINT,
     _check_convertible,
@@ -136,9 +139,7 @@ def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
 
 def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
     """Float outputs of the int8 model in TFLM: inputs quantized, outputs dequantized."""
-    from .. import reference
-
-    ref = reference.Reference(tflite)
+    ref = Reference(tflite)
     q = ref.model.input_tensors[0].quantization
     scale, zp = float(q.scale[0]), int(q.zero_point[0])
     info = np.iinfo(ref.input_dtype)
@@ -340,15 +341,11 @@ def convert(
 
 
 def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResult:
-    from .. import reference
-    from ..model import load_model
-    from ..model.inspect import weight_sparsity
-
     m = load_model(tflite, name="converted")
     metrics["tflite_bytes"] = len(tflite)
     metrics["ops"] = m.ops
     metrics["sparsity"] = weight_sparsity(m)
-    missing = reference.missing_ops(m)
+    missing = missing_ops(m)
     metrics["tflm_missing_ops"] = missing
     metrics["arena_bytes"] = None
     if missing:
@@ -359,7 +356,7 @@ def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResul
         )
         return ConversionResult(tflite, metrics)
     # A model TFLM claims to support but cannot load is an error (raised here), not a warning.
-    metrics["arena_bytes"] = reference.Reference(m).arena().total
+    metrics["arena_bytes"] = Reference(m).arena().total
     if eval_x is not None:
         out = _int8_outputs(tflite, eval_x, progress)
         metrics[f"int8_{task.score_name}"] = task.score(out, eval_y)
