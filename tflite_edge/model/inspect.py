@@ -225,8 +225,6 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     if model.subgraph_count > 1:
         warnings.append(f"the model has {model.subgraph_count} subgraphs; only the first is shown")
     by_index = {t.index: t for t in tensors}
-    ws = list(weights.values())
-    total = sum(t.size for t in ws)
     return ModelReport(
         name=model.name,
         path=model.path,
@@ -241,7 +239,7 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
         ops=model.ops,
         tflm_missing_ops=missing,
         weight_bytes=model.weight_bytes,
-        weight_sparsity=sum(_zeros(t) for t in ws) / total if total else None,
+        weight_sparsity=weight_sparsity(model),
         arena_bytes=arena.total if arena else None,
         arena_head_bytes=arena.head if arena else None,
         arena_tail_bytes=arena.tail if arena else None,

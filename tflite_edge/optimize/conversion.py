@@ -21,6 +21,7 @@ from .keras import (
     _check_convertible,
     _check_inputs,
     _check_pair,
+    _first_line,
     _fit,
     _is_keras3,
     _is_tf_keras,
@@ -128,7 +129,7 @@ def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
                 "them with built-in Keras layers",
                 op=ops[0],
             ) from err
-        reason = (str(err).splitlines()[0] if str(err) else type(err).__name__)[:300]
+        reason = _first_line(err, type(err).__name__)[:300]
         raise UnsupportedOpError(
             f"TFLiteConverter could not convert the model to {what} TFLite ({reason}); a layer "
             "probably has no int8 TFLite builtin op: replace it with built-in Keras layers",

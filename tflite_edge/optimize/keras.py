@@ -82,6 +82,12 @@ def _quietly(fn):
 # --------------------------------------------------------------------------- loading
 
 
+def _first_line(err: BaseException, empty: str = "") -> str:
+    """The first line of an exception's message (`empty` when the message is empty)."""
+    text = str(err)
+    return text.splitlines()[0] if text else empty
+
+
 def _is_tf_keras(model: Any) -> bool:
     return isinstance(model, _tf_keras().Model)
 
@@ -112,9 +118,7 @@ def load_keras(path: str | Path) -> Any:
     try:
         return keras2.models.load_model(path, compile=True)
     except Exception as err:  # noqa: BLE001 - any failure means "try the other Keras"
-        errors.append(
-            f"tf_keras: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        )
+        errors.append(f"tf_keras: {type(err).__name__}: {_first_line(err)}")
     if path.suffix == ".keras":
         try:
             import keras
@@ -123,9 +127,7 @@ def load_keras(path: str | Path) -> Any:
             # needs no optimizer (and restoring one warns "Skipping variable loading ...")
             return keras.models.load_model(path, compile=False)
         except Exception as err:  # noqa: BLE001
-            errors.append(
-                f"keras 3: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            )
+            errors.append(f"keras 3: {type(err).__name__}: {_first_line(err)}")
     raise ModelError(
         f"{str(path)!r} could not be loaded as {expected} ({'; '.join(errors)}); "
         "check the file is a complete Keras model saved with model.save()",

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from .keras import _tf_keras
+from .keras import _first_line, _tf_keras
 
 
 def _qat_error(name: str, cls: str, why: str) -> UnsupportedOpError:
@@ -67,7 +67,7 @@ def _quantize_aware(model, *, preserve_sparsity: bool):
             ) from err
         raise UnsupportedOpError(
             f"tfmot could not make the model quantization-aware "
-            f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); use a "
+            f"({_first_line(err, type(err).__name__)}); use a "
             "Sequential or functional tf_keras model of built-in layers, or pass qat=False "
             "(CLI --no-qat) for post-training quantization",
             op=type(model).__name__,
