@@ -1,21 +1,26 @@
 """The reference: the real TFLM interpreter from the tflite-micro package, compiled for the host.
 
-Everything we claim about bit-exactness, arena sizes and op availability is measured here.
+Everything we claim about bit-exactness, arena sizes and op availability is measured here:
+`Reference` runs a model (outputs, arena, the output CRC32 on the known input),
+`measure_arena` measures the arena in a child process, `missing_ops` / `resolver_methods`
+say which ops TFLM has kernels for, and `crc32` is the checksum the boards report.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ModelError, UnsupportedOpError
-from .model import Model, load_model
+from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
+from .model import Model, known_input, load_model
 
 # The interpreter needs an arena up front; this is only a ceiling to measure within.
 _MEASURE_ARENA = 64 * 1024 * 1024
@@ -54,6 +59,11 @@ def _capture_fd(fd: int, fn):
             os.close(saved)
         tmp.seek(0)
         return result, tmp.read().decode(errors="replace")
+
+
+def crc32(data: bytes) -> str:
+    """CRC32 of bytes as 8 lowercase hex digits, the form the boards' `out` records carry."""
+    return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
 
 
 class Reference:
@@ -135,6 +145,11 @@ class Reference:
     def output_dtype(self) -> np.dtype:
         return np.dtype(self.output_details["dtype"])
 
+    def output_crc32(self, x: np.ndarray | None = None) -> str:
+        """CRC32 of the output bytes for one input (default: the harness's known input)."""
+        out = self.run_one(known_input(self.model) if x is None else x)
+        return crc32(np.ascontiguousarray(out).tobytes())
+
     def arena(self) -> Arena:
         """TFLM's recorded allocation (total, head, tail) after an invoke."""
         zeros = np.zeros(self.input_shape, self.input_dtype)
@@ -147,6 +162,65 @@ class Reference:
         _, out = _capture_fd(1, self._interp.print_allocations)
         sys.stderr.write(out)
         sys.stderr.flush()
+
+
+class ReferenceRefused(TFLiteEdgeError):
+    """The interpreter declined the model cleanly (unsupported, multi-input, ...): a finding."""
+
+
+# Measures the arena in a child process: TFLM trusts the flatbuffer, and a corrupt one can
+# crash the interpreter (a segfault would take the caller's process with it).
+_ARENA_CHILD = """
+import json, sys
+from tflite_edge import reference
+from tflite_edge.errors import TFLiteEdgeError
+data = sys.stdin.buffer.read()
+try:
+    a = reference.Reference(data).arena()
+    doc = {"total": a.total, "head": a.head, "tail": a.tail}
+except TFLiteEdgeError as err:
+    doc = {"error": str(err)}
+sys.stdout.write("\\nTFLE-ARENA " + json.dumps(doc) + "\\n")
+"""
+
+
+def measure_arena(model: Model) -> Arena:
+    """TFLM's arena for a model, measured by the real interpreter in a child process."""
+    import subprocess
+
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-c", _ARENA_CHILD],
+        input=model.data,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    where = model.path or "the model bytes"
+    if proc.returncode < 0:
+        raise ModelError(
+            f"the TFLM interpreter crashed (signal {-proc.returncode}) loading {where}: the "
+            "flatbuffer is corrupt or inconsistent; re-export the model with TFLiteConverter",
+            path=model.path,
+        )
+    lines = [
+        ln
+        for ln in proc.stdout.decode(errors="replace").splitlines()
+        if ln.startswith("TFLE-ARENA ")
+    ]
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ModelError(
+            f"the TFLM interpreter failed on {where} ({tail[0]}); the flatbuffer is probably "
+            "corrupt: re-export the model with TFLiteConverter",
+            path=model.path,
+        )
+    doc = json.loads(lines[-1].split(" ", 1)[1])
+    if "error" in doc:
+        raise ReferenceRefused(doc["error"])
+    return Arena(total=doc["total"], head=doc["head"], tail=doc["tail"])
 
 
 def parse_allocations(text: str) -> Arena:

@@ -7,16 +7,13 @@ No TensorFlow import: this stays fast for the CLI.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, TFLiteEdgeError
-from ..reference import Arena
+from ..reference import ReferenceRefused, measure_arena, missing_ops
 from .reader import Model, Tensor, load_model
 
 # Ops whose input 1 is the weight tensor that pruning makes sparse.
@@ -174,70 +171,8 @@ def weight_sparsity(model: str | Path | bytes | Model) -> float | None:
     return sum(_zeros(t) for t in ws) / total
 
 
-# Measures the arena in a child process: TFLM trusts the flatbuffer, and a corrupt one can
-# crash the interpreter (a segfault would take the caller's process with it).
-_ARENA_CHILD = """
-import json, sys
-from tflite_edge import reference
-from tflite_edge.errors import TFLiteEdgeError
-data = sys.stdin.buffer.read()
-try:
-    a = reference.Reference(data).arena()
-    doc = {"total": a.total, "head": a.head, "tail": a.tail}
-except TFLiteEdgeError as err:
-    doc = {"error": str(err)}
-sys.stdout.write("\\nTFLE-ARENA " + json.dumps(doc) + "\\n")
-"""
-
-
-def measure_arena(model: Model) -> Arena:
-    """TFLM's arena for a model, measured by the real interpreter in a child process."""
-    import subprocess
-    import sys
-
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.run(
-        [sys.executable, "-c", _ARENA_CHILD],
-        input=model.data,
-        capture_output=True,
-        env=env,
-        check=False,
-    )
-    where = model.path or "the model bytes"
-    if proc.returncode < 0:
-        raise ModelError(
-            f"the TFLM interpreter crashed (signal {-proc.returncode}) loading {where}: the "
-            "flatbuffer is corrupt or inconsistent; re-export the model with TFLiteConverter",
-            path=model.path,
-        )
-    lines = [
-        ln
-        for ln in proc.stdout.decode(errors="replace").splitlines()
-        if ln.startswith("TFLE-ARENA ")
-    ]
-    if proc.returncode != 0 or not lines:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise ModelError(
-            f"the TFLM interpreter failed on {where} ({tail[0]}); the flatbuffer is probably "
-            "corrupt: re-export the model with TFLiteConverter",
-            path=model.path,
-        )
-    doc = json.loads(lines[-1].split(" ", 1)[1])
-    if "error" in doc:
-        raise _ReferenceRefused(doc["error"])
-    return Arena(total=doc["total"], head=doc["head"], tail=doc["tail"])
-
-
-class _ReferenceRefused(TFLiteEdgeError):
-    """The interpreter declined the model cleanly (unsupported, multi-input, ...): a finding."""
-
-
 def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     """Read a .tflite model and measure it: tensors, ops, quantization, sizes, TFLM arena."""
-    from .. import reference
-
     model = load_model(tflite)  # a corrupt or inconsistent flatbuffer is a ModelError
     weights = {t.index: t for t in weight_tensors(model)}
     ins, outs = set(model.inputs), set(model.outputs)
@@ -267,7 +202,7 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
                 sparsity=_zeros(t) / t.size if t.index in weights and t.size else None,
             )
         )
-    missing = reference.missing_ops(model)
+    missing = missing_ops(model)
     operators = [
         OpInfo(o.index, o.op, o.version, o.inputs, o.outputs, o.op not in missing)
         for o in model.operators
@@ -284,14 +219,12 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
     else:
         try:
             arena = measure_arena(model)
-        except _ReferenceRefused as err:
+        except ReferenceRefused as err:
             arena_error = str(err)
             warnings.append(f"the TFLM interpreter cannot run this model: {err}")
     if model.subgraph_count > 1:
         warnings.append(f"the model has {model.subgraph_count} subgraphs; only the first is shown")
     by_index = {t.index: t for t in tensors}
-    ws = list(weights.values())
-    total = sum(t.size for t in ws)
     return ModelReport(
         name=model.name,
         path=model.path,
@@ -306,7 +239,7 @@ def inspect(tflite: str | Path | bytes | Model) -> ModelReport:
         ops=model.ops,
         tflm_missing_ops=missing,
         weight_bytes=model.weight_bytes,
-        weight_sparsity=sum(_zeros(t) for t in ws) / total if total else None,
+        weight_sparsity=weight_sparsity(model),
         arena_bytes=arena.total if arena else None,
         arena_head_bytes=arena.head if arena else None,
         arena_tail_bytes=arena.tail if arena else None,

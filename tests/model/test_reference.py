@@ -1,12 +1,22 @@
-"""The TFLM reference wrapper: arena figures and outputs come from the real interpreter."""
+"""The TFLM reference wrapper: arena figures, outputs and their CRC32 come from the real
+interpreter."""
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pytest
 
 from tflite_edge import DataError
-from tflite_edge.reference import Reference, missing_ops, parse_allocations, resolver_methods
+from tflite_edge.model import known_input
+from tflite_edge.reference import (
+    Reference,
+    crc32,
+    missing_ops,
+    parse_allocations,
+    resolver_methods,
+)
 
 
 def test_arena_parts_add_up(reference_model):
@@ -44,3 +54,25 @@ def test_wrong_input_shape_and_dtype(models_dir):
 def test_parse_allocations_rejects_silence():
     with pytest.raises(RuntimeError):
         parse_allocations("nothing here")
+
+
+def test_crc32_is_zlibs_in_eight_hex_digits():
+    for data in (b"", b"\x00", bytes(range(256)), np.arange(-128, 128, dtype=np.int8).tobytes()):
+        assert crc32(data) == f"{zlib.crc32(data):08x}"
+    assert crc32(b"123456789") == "cbf43926"  # the CRC-32 check value
+
+
+def test_output_crc32_is_the_crc_of_the_interpreters_output_bytes(reference_model):
+    from tflite_micro.python.tflite_micro import runtime
+
+    ref = Reference(reference_model)
+    direct = runtime.Interpreter.from_bytes(reference_model.read_bytes())
+
+    def direct_crc(x: np.ndarray) -> str:
+        direct.set_input(x.reshape(ref.input_shape), 0)
+        direct.invoke()
+        return f"{zlib.crc32(np.ascontiguousarray(direct.get_output(0)).tobytes()):08x}"
+
+    assert ref.output_crc32() == direct_crc(known_input(ref.model))  # the harness's input
+    x = np.random.default_rng(2).integers(-128, 128, size=ref.input_shape, dtype=np.int8)
+    assert ref.output_crc32(x) == direct_crc(x)
