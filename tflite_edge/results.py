@@ -271,7 +271,6 @@ INTS = _series("[int]", "ints")
 NUMBERS = _series("[number]", "numbers")
 STRS = _series("[str]", "strs")
 INT_MAP = _series("{name: int}", "int_map")
-ANY = ValueType("any", lambda r, key, required: r.data.get(key))  # written, never checked
 
 
 def obj(*fields: Field) -> ValueType:
