@@ -452,7 +452,8 @@ FLASH = Schema(
               required=True, write=OWN),
         Field("cycles", _stats("cycles"), "latency in cycles", required=True,
               write=_latency("cycles")),
-        Field("us", _stats("us"), "microseconds (an estimate if emulated)", write=_latency("us")),
+        Field("us", _stats("us"), "microseconds (an estimate if emulated); no p90: from "
+              "us_all, else the cycles p90 at clock_hz", write=_latency("us")),
         Field("cycles_all", INTS, f"every run's cycles, for the histogram ({_ONE_PER_RUN})",
               write=lambda r: [x["cycles"] for x in r.session.runs], check=_runs("cycles_all")),
         Field("us_all", NUMBERS, f"every run's microseconds ({_ONE_PER_RUN})",
@@ -469,7 +470,8 @@ FLASH = Schema(
                                 Field("tail", INT, required=True)),
               "TFLM's arena for the same model (total = head + tail)",
               write=lambda r: r.tflm_arena),
-        Field("sections", INT_MAP, "the image's bytes by linker section",
+        Field("sections", INT_MAP, "the image's bytes by linker section (the report counts "
+              ".bss/.noinit/.heap/.stack as RAM, .data as both, .text/.rodata as flash)",
               write=lambda r: dict(r.build.sections) if r.build else {}),
         Field("model_sha256", TEXT, "the .tflite's SHA-256", write=OWN),
         Field("ram_bytes", INT, "the runtime's activation RAM (AOT plan, TFLM arena)", write=OWN),

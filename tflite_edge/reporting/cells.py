@@ -11,6 +11,7 @@ NONE = "—"
 
 
 def fmt_int(n: float | None) -> str:
+    """A count with thousands separators (one decimal when not whole); a dash when absent."""
     if n is None:
         return NONE
     if float(n).is_integer():
@@ -19,18 +20,22 @@ def fmt_int(n: float | None) -> str:
 
 
 def fmt_kib(n: float | None) -> str:
+    """Bytes in KiB, one decimal."""
     return NONE if n is None else f"{n / 1024:,.1f}"
 
 
 def fmt_pct(x: float | None) -> str:
+    """A fraction in percent, two decimals."""
     return NONE if x is None else f"{100 * x:.2f} %"
 
 
 def fmt_us(x: float | None) -> str:
+    """Microseconds, one decimal."""
     return NONE if x is None else f"{x:,.1f}"
 
 
 def fmt_num(x: float | None) -> str:
+    """Any number, six significant digits."""
     return NONE if x is None else f"{x:.6g}"
 
 
@@ -44,10 +49,12 @@ class Table:
 
 
 def make_table(headers: list[str], rows: list[list[str]], numeric: list[bool]) -> Table:
+    """A Table of string cells; `numeric` marks the right-aligned columns."""
     return Table(tuple(headers), tuple(tuple(r) for r in rows), tuple(numeric))
 
 
 def facts_table(pairs: list[tuple[str, str]]) -> Table:
+    """A two-column table of (name, value) facts, without headers."""
     return make_table(["", ""], [[k, v] for k, v in pairs], [False, False])
 
 

@@ -69,6 +69,7 @@ def _annotate_bars(ax, bars, labels: list[str]) -> None:
 
 
 def size_accuracy_chart(Figure, variants: list[Checked]) -> Image:
+    """Size and accuracy of each variant of the model, side by side."""
     fig = Figure(figsize=(8, 3.2), layout="constrained")
     ax_size, ax_acc = fig.subplots(1, 2)
     names = [v.name for v in variants]
@@ -135,6 +136,7 @@ def _stacked_barh(
 
 
 def memory_chart(Figure, flashes: list[Checked]) -> Image | None:
+    """Runtime RAM and flash (beside TFLM's arena), and the images by section; None if none."""
     runtime_rows: list[tuple[str, list[tuple[str, int]]]] = []
     for f in flashes:
         if f.ram_bytes is not None:
@@ -186,6 +188,7 @@ def memory_chart(Figure, flashes: list[Checked]) -> Image | None:
 
 
 def histogram(Figure, f: Checked) -> Image:
+    """The latency of every run, with its median."""
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
@@ -219,6 +222,7 @@ def histogram(Figure, f: Checked) -> Image:
 
 
 def layers_chart(Figure, f: Checked) -> Image:
+    """Per-layer latency, one bar per layer."""
     fig = Figure(figsize=(7, 1.0 + 0.22 * len(f.layers)), layout="constrained")
     ax = fig.subplots()
     labels = [short(f"{layer.idx} {layer.op}") for layer in f.layers]

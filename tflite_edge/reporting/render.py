@@ -30,7 +30,9 @@ from .documents import Results, file_source, load_results
 FORMATS = ("html", "md")
 
 
-def _variant(c: Checked, name: str, nbytes: int, accuracy: float | None, sparsity: float | None):
+def _variant(
+    c: Checked, name: str, nbytes: int, accuracy: float | None, sparsity: float | None
+) -> Checked:
     return Checked(
         c.source, {"name": name, "bytes": nbytes, "accuracy": accuracy, "sparsity": sparsity}
     )
