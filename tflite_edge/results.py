@@ -1,13 +1,593 @@
-"""The result documents that flash, validate and bench write and report reads."""
+"""The result documents that flash, validate and convert write and report reads: one schema.
+
+Each document is a JSON object, and `FLASH`, `VALIDATION` and `CONVERSION` below declare each
+key once: its type, whether it is required, what it means, how the stage writes it
+(`FlashResult.to_dict()` and `ValidationResult.to_dict()` are built from the declaration) and
+how a reader checks it (`read_document()`, which `tflite_edge.reporting` uses). Adding a key is
+one `Field` line; `describe()` prints the declaration.
+
+The top-level key ``kind`` says what a document is; a document without ``kind`` is recognised
+by its keys (``bit_exact`` -> validation, ``cycles`` + ``board`` -> flash, ``tflite_bytes`` ->
+conversion), so the plain output of ``tflite-edge flash --json`` works too. Optional keys may
+be absent or ``null``. A key of the wrong type is a `ResultsError` naming the document and the
+key. "int" means a non-negative JSON integer, "number" a non-negative integer or float,
+"fraction" a number in [0, 1] (accuracies and shares are fractions, not percent). Dicts passed
+from Python may hold numpy scalars and 1-D arrays where numbers and lists are expected.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .builder import BuildResult
+from .errors import DataError
 from .files import write_json
+
+if TYPE_CHECKING:  # types only: reading results must not import the build machinery
+    from .builder import BuildResult
+    from .protocol import Session
+
+
+class ResultsError(DataError):
+    """A result document that is missing, not JSON, or has a key of the wrong type."""
+
+    def __init__(self, message: str, *, source: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.key = key
+
+
+# ----------------------------------------------------------------------------------------------
+# Typed access to one JSON object; every failure names the document and the key
+
+
+_MISSING = object()
+
+
+class _Reader:
+    """Typed access to one JSON object; every failure names the document and the key."""
+
+    def __init__(self, data: Mapping, source: str, prefix: str = "") -> None:
+        self.data = data
+        self.source = source
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, expected: str, found: Any = _MISSING) -> NoReturn:
+        what = "is missing" if found is _MISSING else f"is {describe_value(found)}"
+        raise ResultsError(
+            f"{self.source}: key '{self._key(key)}' should be {expected} but {what}; fix the "
+            "document or write it again with the stage that made it",
+            source=self.source,
+            key=self._key(key),
+        )
+
+    def _raw(self, key: str, expected: str, required: bool) -> Any:
+        value = self.data.get(key)
+        if value is None and required:
+            self.fail(key, expected, self.data.get(key, _MISSING))
+        return value
+
+    def integer(self, key: str, *, required: bool = False) -> int | None:
+        value = self._raw(key, "a non-negative integer", required)
+        if value is None:
+            return None
+        checked = _as_int(value)
+        if checked is None:
+            self.fail(key, "a non-negative integer", value)
+        return checked
+
+    def number(self, key: str, *, required: bool = False, fraction: bool = False) -> float | None:
+        expected = "a fraction in [0, 1]" if fraction else "a non-negative number"
+        value = self._raw(key, expected, required)
+        if value is None:
+            return None
+        checked = _as_number(value)
+        if checked is None or (fraction and checked > 1):
+            self.fail(key, expected, value)
+        return checked
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self._raw(key, "a string", required)
+        if value is not None and not isinstance(value, str):
+            self.fail(key, "a string", value)
+        return None if value is None else str(value)
+
+    def flag(self, key: str, *, required: bool = False) -> bool | None:
+        value = self._raw(key, "true or false", required)
+        if value is None:
+            return None
+        if not _is_bool(value):
+            self.fail(key, "true or false", value)
+        return bool(value)
+
+    def obj(self, key: str, *, required: bool = False) -> _Reader | None:
+        value = self._raw(key, "an object", required)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(key, "an object", value)
+        return _Reader(value, self.source, f"{self._key(key)}.")
+
+    def array(self, key: str, *, required: bool = False) -> list | None:
+        value = self._raw(key, "a list", required)
+        if value is None:
+            return None
+        if hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:  # a numpy array
+            value = value.tolist()
+        if not isinstance(value, list | tuple):
+            self.fail(key, "a list", value)
+        return list(value)
+
+    def items(self, key: str) -> list[_Reader]:
+        out = []
+        for i, item in enumerate(self.array(key) or []):
+            if not isinstance(item, Mapping):
+                self.fail(f"{key}[{i}]", "an object", item)
+            out.append(_Reader(item, self.source, f"{self._key(key)}[{i}]."))
+        return out
+
+    def ints(self, key: str) -> tuple[int, ...]:
+        out = []
+        for i, v in enumerate(self.array(key) or []):
+            checked = _as_int(v)
+            if checked is None:
+                self.fail(f"{key}[{i}]", "a non-negative integer", v)
+            out.append(checked)
+        return tuple(out)
+
+    def numbers(self, key: str) -> tuple[float, ...]:
+        out = []
+        for i, v in enumerate(self.array(key) or []):
+            checked = _as_number(v)
+            if checked is None:
+                self.fail(f"{key}[{i}]", "a non-negative number", v)
+            out.append(checked)
+        return tuple(out)
+
+    def strs(self, key: str) -> tuple[str, ...]:
+        values = self.array(key) or []
+        for i, v in enumerate(values):
+            if not isinstance(v, str):
+                self.fail(f"{key}[{i}]", "a string", v)
+        return tuple(str(v) for v in values)
+
+    def int_map(self, key: str) -> tuple[tuple[str, int], ...]:
+        sub = self.obj(key)
+        pairs: tuple[tuple[str, int], ...] = ()
+        if sub is None:
+            return pairs
+        for name, value in sub.data.items():
+            nbytes = _as_int(value)
+            if nbytes is None:
+                # section names start with a dot: name them in brackets, not after one
+                self.fail(f"{key}[{json.dumps(str(name))}]", "a non-negative integer", value)
+            pairs += ((str(name), nbytes),)
+        return pairs
+
+
+# Python callers hand over numpy scalars (np.int64 bytes, np.float32 accuracies); JSON gives
+# int/float. Both are numbers; a bool (JSON true) or a string of digits is not.
+def _is_bool(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, bool | np.bool_)
+
+
+def _as_int(value: Any) -> int | None:
+    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < 0:
+        return None
+    return int(value)
+
+
+def _as_number(value: Any) -> float | int | None:
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value) if value >= 0 else None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def describe_value(value: Any) -> str:
+    """A JSON value as a message shows it: its kind and (the start of) its text."""
+    if value is None:
+        return "null"
+    text = json.dumps(value, default=repr)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+    return f"the {kind} {text}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Value types and fields
+
+
+class Checked:
+    """A checked document (or an object inside one): its values by key, read as attributes."""
+
+    __slots__ = ("source", "_values")
+
+    def __init__(self, source: str, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("a checked document is read-only")
+
+    def __repr__(self) -> str:
+        return f"Checked({self.source!r}, {self._values!r})"
+
+    def replace(self, **changes: Any) -> Checked:
+        """A copy with some values changed (derived values, defaults filled in)."""
+        return Checked(self.source, {**self._values, **changes})
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """How a value of one type is documented (`label`) and read (`read(reader, key, required)`)."""
+
+    label: str
+    read: Callable[[_Reader, str, bool], Any]
+
+
+def _scalar(label: str, method: str, **kw: Any) -> ValueType:
+    return ValueType(
+        label, lambda r, key, required: getattr(r, method)(key, required=required, **kw)
+    )
+
+
+def _series(label: str, method: str) -> ValueType:
+    return ValueType(label, lambda r, key, required: getattr(r, method)(key))
+
+
+TEXT = _scalar("str", "text")
+INT = _scalar("int", "integer")
+NUMBER = _scalar("number", "number")
+FRACTION = _scalar("fraction", "number", fraction=True)
+FLAG = _scalar("bool", "flag")
+INTS = _series("[int]", "ints")
+NUMBERS = _series("[number]", "numbers")
+STRS = _series("[str]", "strs")
+INT_MAP = _series("{name: int}", "int_map")
+
+
+def obj(*fields: Field) -> ValueType:
+    """An object with the given fields (a Checked when present, else None)."""
+
+    def read(r: _Reader, key: str, required: bool) -> Checked | None:
+        sub = r.obj(key, required=required)
+        return None if sub is None else read_fields(sub, fields)
+
+    return ValueType("{" + ", ".join(f.key for f in fields) + "}", read)
+
+
+def items(*fields: Field) -> ValueType:
+    """A list of objects with the given fields (a tuple of Checked, empty when absent)."""
+
+    def read(r: _Reader, key: str, required: bool) -> tuple[Checked, ...]:
+        return tuple(read_fields(item, fields) for item in r.items(key))
+
+    return ValueType("[{" + ", ".join(f.key for f in fields) + "}]", read)
+
+
+OWN = "own"  # Field.write: the stage's result object has an attribute of the key's name
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a document: its type, meaning, whether required, how it is written and read.
+
+    `write` takes the stage's result object (FlashResult, ValidationResult) and returns the
+    value (OWN: its attribute of the same name; None: the stage does not write the key).
+    `read=False` declares a key the report does not check. `check(value, values, reader)`
+    checks a value against the keys read before it (`reader.fail` to refuse it).
+    """
+
+    key: str
+    type: ValueType
+    doc: str = ""
+    required: bool = False
+    write: Callable[[Any], Any] | str | None = None
+    read: bool = True
+    check: Callable[[Any, dict[str, Any], _Reader], None] | None = None
+
+
+def read_fields(r: _Reader, fields: tuple[Field, ...]) -> Checked:
+    """The checked values of `fields` in r's object, in the order they are declared."""
+    values: dict[str, Any] = {}
+    for f in fields:
+        if not f.read:
+            continue
+        value = f.type.read(r, f.key, f.required)
+        if f.check is not None:
+            f.check(value, values, r)
+        values[f.key] = value
+    return Checked(r.source, values)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One kind of document: its fields, how it is recognised without a kind, derived values."""
+
+    kind: str
+    fields: tuple[Field, ...]
+    recognise: Callable[[Mapping], bool]
+    writes_kind: bool = False  # whether the stage's to_dict() starts with "kind"
+    finish: Callable[[Checked], Checked] | None = None  # derived values, once all are checked
+
+    def write(self, result: Any) -> dict[str, Any]:
+        """The document of a stage's result object, key by key as declared."""
+        doc: dict[str, Any] = {"kind": self.kind} if self.writes_kind else {}
+        for f in self.fields:
+            if f.write == OWN:
+                doc[f.key] = getattr(result, f.key)
+            elif f.write is not None:
+                doc[f.key] = f.write(result)
+        return doc
+
+    def read(self, data: Mapping, source: str) -> Checked:
+        """The checked document (ResultsError naming the key that is wrong)."""
+        checked = read_fields(_Reader(data, source), self.fields)
+        return self.finish(checked) if self.finish is not None else checked
+
+
+# ----------------------------------------------------------------------------------------------
+# The documents
+
+
+def _one_per_run(series: tuple, values: dict[str, Any], r: _Reader, key: str) -> None:
+    runs = values["runs"]
+    if series and len(series) != runs:
+        r.fail(
+            key,
+            f"a list of {runs} values (one per run, runs={runs})",
+            f"a list of {len(series)} values",
+        )
+
+
+def _positive(value: int | None, values: dict[str, Any], r: _Reader) -> None:
+    if value == 0:
+        r.fail("clock_hz", "a positive integer", 0)
+
+
+def _at_most_samples(value: int, values: dict[str, Any], r: _Reader) -> None:
+    if value > values["samples"]:
+        r.fail("bit_exact", f"at most samples ({values['samples']})", value)
+
+
+def _p90(values: tuple) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=np.float64), 90))
+
+
+def _finish_flash(doc: Checked) -> Checked:
+    """p90s filled in from the series, per-layer cycles reduced to their median over runs."""
+    import numpy as np
+
+    cycles, us = doc.cycles, doc.us
+    if cycles.p90 is None and doc.cycles_all:
+        cycles = cycles.replace(p90=_p90(doc.cycles_all))
+    if us is not None and us.p90 is None:
+        p90 = None
+        if doc.us_all:
+            p90 = _p90(doc.us_all)
+        elif doc.clock_hz and cycles.p90 is not None:
+            p90 = cycles.p90 * 1e6 / doc.clock_hz
+        us = us.replace(p90=p90)
+    per_idx: dict[int, tuple[str, list[float]]] = {}
+    for layer in doc.layers:
+        per_idx.setdefault(layer.idx, (layer.op, []))[1].append(layer.cycles)
+    layers = tuple(
+        Checked(
+            doc.source,
+            {"idx": idx, "op": op, "cycles": float(np.median(v)) if len(v) > 1 else v[0]},
+        )
+        for idx, (op, v) in sorted(per_idx.items())
+    )
+    return doc.replace(cycles=cycles, us=us, layers=layers)
+
+
+def _stats(unit: str) -> ValueType:
+    return obj(
+        Field("min", NUMBER, required=True),
+        Field("median", NUMBER, required=True),
+        Field("max", NUMBER, required=True),
+        Field("p90", NUMBER, f"from numpy.percentile({unit}_all, 90) when absent"),
+    )
+
+
+def _layers(r: Any) -> list[dict[str, Any]]:
+    return [
+        {"i": x["i"], "idx": x["idx"], "op": x["op"], "cycles": x["cycles"]}
+        for x in r.session.layers
+    ]
+
+
+def _latency(key: str) -> Callable[[FlashResult], Any]:
+    return lambda r: r.session.latency()[key]
+
+
+def _build(attr: str) -> Callable[[FlashResult], Any]:
+    return lambda r: getattr(r.build, attr) if r.build else None
+
+
+def _runs(series: str) -> Callable[[Any, dict[str, Any], _Reader], None]:
+    return lambda value, values, r: _one_per_run(value, values, r, series)
+
+
+_ONE_PER_RUN = "one per run; its length must equal runs"
+
+# Keys are checked in the order declared, so that a document with several wrong keys is
+# refused for the same key as it always was; the JSON files are written with sorted keys.
+FLASH = Schema(
+    "flash",
+    (
+        Field("board", TEXT, "the board's name", required=True, write=OWN),
+        Field("runtime", TEXT, '"aot" or "tflm"', required=True, write=OWN),
+        Field("runs", INT, "timed runs", required=True, write=_latency("runs")),
+        Field("emulated", FLAG, "true on QEMU (figures are instruction counts)",
+              required=True, write=OWN),
+        Field("cycles", _stats("cycles"), "latency in cycles", required=True,
+              write=_latency("cycles")),
+        Field("us", _stats("us"), "microseconds (an estimate if emulated); no p90: from "
+              "us_all, else the cycles p90 at clock_hz", write=_latency("us")),
+        Field("cycles_all", INTS, f"every run's cycles, for the histogram ({_ONE_PER_RUN})",
+              write=lambda r: [x["cycles"] for x in r.session.runs], check=_runs("cycles_all")),
+        Field("us_all", NUMBERS, f"every run's microseconds ({_ONE_PER_RUN})",
+              write=lambda r: [x["us"] for x in r.session.runs if "us" in x],
+              check=_runs("us_all")),
+        Field("clock_hz", INT, "the clock that turns cycles into us (for the us p90)",
+              write=lambda r: r.session.clock_hz, check=_positive),
+        Field("layers", items(Field("idx", INT, required=True), Field("op", TEXT, required=True),
+                              Field("cycles", NUMBER, required=True)),
+              "per-layer cycles (and run i); repeated idx values are read as their median",
+              write=_layers),
+        Field("tflm_arena", obj(Field("total", INT, required=True),
+                                Field("head", INT, required=True),
+                                Field("tail", INT, required=True)),
+              "TFLM's arena for the same model (total = head + tail)",
+              write=lambda r: r.tflm_arena),
+        Field("sections", INT_MAP, "the image's bytes by linker section (the report counts "
+              ".bss/.noinit/.heap/.stack as RAM, .data as both, .text/.rodata as flash)",
+              write=lambda r: dict(r.build.sections) if r.build else {}),
+        Field("model_sha256", TEXT, "the .tflite's SHA-256", write=OWN),
+        Field("ram_bytes", INT, "the runtime's activation RAM (AOT plan, TFLM arena)", write=OWN),
+        Field("flash_bytes", INT, "the runtime's constant bytes in flash", write=OWN),
+        Field("output_crc32", TEXT, "CRC32 of the output, when every run agrees", write=OWN),
+        Field("model", TEXT, "the model's name", write=lambda r: r.model_name, read=False),
+        Field("cycles_unit", TEXT, "what `cycles` counts on this board", write=OWN, read=False),
+        Field("image_flash_bytes", INT, "the linked image's flash",
+              write=_build("flash_bytes"), read=False),
+        Field("image_ram_bytes", INT, "the linked image's RAM",
+              write=_build("ram_bytes"), read=False),
+        Field("tflm_output_crc32", TEXT, "the TFLM interpreter's output CRC32, same input",
+              write=lambda r: r.tflm_crc32, read=False),
+        Field("output_matches_tflm", FLAG, "the board's output equals TFLM's",
+              write=lambda r: r.matches_tflm, read=False),
+        Field("port", TEXT, "the serial port read", write=OWN, read=False),
+        Field("notes", STRS, "resets, missing runs, garbled lines",
+              write=lambda r: r.session.notes(), read=False),
+    ),
+    recognise=lambda doc: "cycles" in doc and "board" in doc,
+    finish=_finish_flash,
+)  # fmt: skip
+
+VALIDATION = Schema(
+    "validation",
+    (
+        Field("samples", INT, "inputs sent to the board", required=True, write=OWN),
+        Field("bit_exact", INT, "outputs identical to the TFLM interpreter", required=True,
+              write=OWN, check=_at_most_samples),
+        Field("bit_exact_share", FRACTION, "bit_exact / samples", required=True, write=OWN),
+        Field("max_abs_diff", NUMBER, "largest |board - interpreter| over all outputs",
+              required=True, write=OWN),
+        Field("accuracy", FRACTION, "on-device accuracy against the labels", write=OWN),
+        Field("float_accuracy", FRACTION, "the float Keras model's, same samples", write=OWN),
+        Field("int8_host_accuracy", FRACTION, "the int8 model's on the host (TFLM)", write=OWN),
+        Field("board", TEXT, "the board's name", write=OWN),
+        Field("runtime", TEXT, '"aot" or "tflm"', write=OWN),
+        Field("model_sha256", TEXT, "the .tflite's SHA-256", write=OWN, read=False),
+        Field("mismatches", INTS, "indices of the samples that were not bit-exact",
+              write=lambda r: list(r.mismatches), read=False),
+    ),
+    recognise=lambda doc: "bit_exact" in doc,
+    writes_kind=True,
+)  # fmt: skip
+
+# Written by the demo from `tflite_edge.convert()`'s metrics; read by the report.
+CONVERSION = Schema(
+    "conversion",
+    (
+        Field("variants", items(Field("name", TEXT, required=True),
+                                Field("bytes", INT, required=True),
+                                Field("accuracy", FRACTION), Field("sparsity", FRACTION)),
+              'e.g. "float", "int8", "int8 pruned 75%"; without them the model table shows '
+              '"float" and "int8" from the keys below'),
+        Field("tflite_bytes", INT, "size of the int8 .tflite", required=True),
+        Field("model", TEXT, "a name for the model, shown in the title"),
+        Field("float_accuracy", FRACTION, "accuracy of the float Keras model"),
+        Field("int8_accuracy", FRACTION, "accuracy of the int8 model on the host (TFLM)"),
+        Field("sparsity", FRACTION, "share of zero int8 weights in the flatbuffer"),
+        Field("float_bytes", INT, "size of the float model"),
+        Field("arena_bytes", INT, "TFLM's real arena allocation"),
+        Field("ops", STRS, "builtin op names"),
+    ),
+    recognise=lambda doc: "tflite_bytes" in doc,
+)  # fmt: skip
+
+SCHEMAS = {s.kind: s for s in (CONVERSION, FLASH, VALIDATION)}
+KINDS = tuple(SCHEMAS)  # conversion, flash, validation: the order messages list them in
+_RECOGNISED = (VALIDATION, FLASH, CONVERSION)  # the order a document without kind is tried
+
+
+def document_kind(doc: Mapping, source: str) -> str:
+    """The kind of a document: its "kind" key, else recognised by its keys."""
+    kind = doc.get("kind")
+    if kind is None:
+        # `tflite-edge flash --json` and friends print their documents without a kind.
+        for schema in _RECOGNISED:
+            if schema.recognise(doc):
+                return schema.kind
+        raise ResultsError(
+            f"{source}: a result document needs a 'kind' key (one of {', '.join(KINDS)}); found "
+            f"an object with keys {', '.join(sorted(map(str, doc))) or '(none)'}",
+            source=source,
+            key="kind",
+        )
+    if kind not in KINDS:
+        raise ResultsError(
+            f"{source}: key 'kind' should be one of {', '.join(KINDS)} but is "
+            f"{describe_value(kind)}",
+            source=source,
+            key="kind",
+        )
+    return kind
+
+
+def read_document(doc: Mapping, source: str) -> tuple[str, Checked]:
+    """(kind, checked document) of one result document; ResultsError naming what is wrong."""
+    kind = document_kind(doc, source)
+    return kind, SCHEMAS[kind].read(doc, source)
+
+
+def describe(kind: str | None = None) -> str:
+    """The declared keys of one kind of document (or all): key, type, required, meaning."""
+    out = []
+    for schema in [SCHEMAS[kind]] if kind else SCHEMAS.values():
+        out.append(f'"kind": "{schema.kind}"')
+        for f in schema.fields:
+            what = ("required: " if f.required else "") + f.doc
+            read = "" if f.read else " (not read by the report)"
+            out.append(f"    {f.key:<20} {f.type.label:<16} {what}{read}".rstrip())
+        out.append("")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# The stages' result objects
 
 
 @dataclass
@@ -20,7 +600,7 @@ class FlashResult:
     model_sha256: str
     emulated: bool
     cycles_unit: str  # what `cycles` counts on this board
-    session: Any  # tflite_edge.protocol.Session
+    session: Session
     port: str
     build: BuildResult | None = None
     project_dir: Path | None = None
@@ -93,39 +673,8 @@ class FlashResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of `tflite-edge flash --json` (DESIGN.md)."""
-        s = self.session
-        lat = s.latency()
-        b = self.build
-        return {
-            "board": self.board,
-            "runtime": self.runtime,
-            "model": self.model_name,
-            "model_sha256": self.model_sha256,
-            "runs": lat["runs"],
-            "emulated": self.emulated,
-            "cycles_unit": self.cycles_unit,
-            "clock_hz": s.clock_hz,
-            "cycles": lat["cycles"],
-            "us": lat["us"],
-            "cycles_all": [r["cycles"] for r in s.runs],
-            "us_all": [r["us"] for r in s.runs if "us" in r],
-            "ram_bytes": self.ram_bytes,
-            "flash_bytes": self.flash_bytes,
-            "image_flash_bytes": b.flash_bytes if b else None,
-            "image_ram_bytes": b.ram_bytes if b else None,
-            "sections": dict(b.sections) if b else {},
-            "layers": [
-                {"i": r["i"], "idx": r["idx"], "op": r["op"], "cycles": r["cycles"]}
-                for r in s.layers
-            ],
-            "output_crc32": self.output_crc32,
-            "tflm_output_crc32": self.tflm_crc32,
-            "output_matches_tflm": self.matches_tflm,
-            "tflm_arena": self.tflm_arena,
-            "port": self.port,
-            "notes": s.notes(),
-        }
+        """The JSON document of `tflite-edge flash --json` (DESIGN.md), as FLASH declares it."""
+        return FLASH.write(self)
 
     def save(self, path: str | Path) -> Path:
         """Write to_dict() as JSON (atomically) and return the path."""
@@ -149,8 +698,8 @@ class ValidationResult:
     float_accuracy: float | None = None  # the Keras model, when given
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of `tflite-edge validate --json` (kind = validation)."""
-        return {"kind": "validation", **asdict(self)}
+        """The JSON document of `tflite-edge validate --json` (kind = validation), as declared."""
+        return VALIDATION.write(self)
 
     def summary(self) -> str:
         """A short readable table."""

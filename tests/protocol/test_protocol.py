@@ -38,7 +38,7 @@ from tflite_edge.protocol import (
     send_input,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLOCK_HZ = 25_000_000
 OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
 # What else a real link carries: ESP-IDF boot logs, ROM chatter, noise at the wrong baud.

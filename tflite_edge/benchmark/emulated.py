@@ -1,0 +1,86 @@
+"""The emulated table: instructions per inference read from QEMU, beside TFLM's arena and output."""
+
+from __future__ import annotations
+
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model import Model, known_input, load_model
+from ..model.macs import count_macs
+from .documents import Run, document
+from .flashing import flash_measured
+from .plan import PUBLISHED_CLOCK_HZ, PUBLISHED_MS
+from .sizes import object_sizes
+
+
+def _crc32_hex(data: bytes) -> str:
+    return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
+
+
+def _tflm_facts(run: Run, model: Model) -> dict[str, Any]:
+    """TFLM's arena and its output CRC on the known input (cached per model: host facts)."""
+    cache = run.tflm_cache
+    if model.sha256 not in cache:
+        from ..reference import Reference
+
+        ref = Reference(model)
+        arena = ref.arena()
+        out = ref.run_one(known_input(model))
+        cache[model.sha256] = {
+            "arena": {"total": arena.total, "activations": arena.activations, "tail": arena.tail},
+            "output_crc32": _crc32_hex(np.ascontiguousarray(out).tobytes()),
+        }
+    return cache[model.sha256]
+
+
+def emulated_row(run: Run, board: str, name: str, path: Path, *, source: str) -> dict[str, Any]:
+    """Measure one model on one emulated board and save its row."""
+    from ..boards import get_board
+    from ..compiler import compile_aot
+
+    model = load_model(path)
+    b = get_board(board)
+    where = run.work / "emulated" / board / name
+    if where.exists():
+        shutil.rmtree(where)
+    macs = count_macs(model)
+    aot = compile_aot(model, where / "model", sparse="auto")
+    sizes = object_sizes(where / "model", board)
+    flashed = flash_measured(run, model, board, where / "board")
+    tflm = _tflm_facts(run, model)
+    instr = flashed["instructions"]["median"]
+    arena = tflm["arena"]
+    doc = document(
+        "emulated",
+        f"{board}-{name}",
+        board=board,
+        cpu=b.cpu,
+        qemu_machine=b.qemu_machine,
+        model=name,
+        source=source,
+        model_sha256=model.sha256,
+        macs=macs,
+        instructions=flashed["instructions"],
+        instructions_per_mac=instr / macs if macs else None,
+        aot_ram_bytes=aot.ram_bytes,
+        weight_bytes=aot.weight_bytes,
+        object=sizes,
+        code_bytes=sizes["code"],
+        image_flash_bytes=flashed["image_flash_bytes"],
+        image_ram_bytes=flashed["image_ram_bytes"],
+        tflm_arena=arena,
+        ram_ratio=aot.ram_bytes / arena["total"] if arena["total"] else None,
+        ram_ratio_activations=aot.ram_bytes / arena["activations"]
+        if arena["activations"]
+        else None,
+        output_crc32=flashed["output_crc32"],
+        tflm_output_crc32=tflm["output_crc32"],
+        bit_exact=flashed["output_crc32"] == tflm["output_crc32"],
+        estimate_ms_at_120mhz=instr / PUBLISHED_CLOCK_HZ * 1e3,
+        published_ms=PUBLISHED_MS.get(name),
+    )
+    return run.save(doc)
