@@ -36,7 +36,17 @@ def _imports_dynamically(node: ast.AST) -> bool:
         return False
     f = node.func
     name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
-    return name in ("import_module", "walk_packages", "iter_modules")
+    if name in ("walk_packages", "iter_modules"):
+        return True
+    if name != "import_module" or not node.args:
+        return False
+    # import_module("tensorflow") is not ours; f"{__name__}.x" or ".x" is
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant):
+        return str(arg.value).startswith((".", "tflite_edge"))
+    return any(
+        isinstance(n, ast.Name) and n.id in ("__name__", "__package__") for n in ast.walk(arg)
+    )
 
 
 def import_graph() -> dict[str, set[str]]:
