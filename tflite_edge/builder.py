@@ -11,23 +11,18 @@ needed/available table (BudgetError) instead of a linker error.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import struct
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .boards import Board, get_board
+from .boards import Board, family_of, get_board
 from .errors import BudgetError, TFLiteEdgeError, ToolchainError
 
 __all__ = ["BuildResult", "build", "elf_sections", "elf_symbols"]
 
 MANIFEST = "tflite-edge.json"  # written by tflite_edge.render() into every project
-# How many lines of compiler output a failed build shows.
-_LOG_TAIL = 40
 
 
 @dataclass
@@ -88,25 +83,10 @@ def build(
             "tflite-edge render MODEL.tflite --board BOARD -o DIR"
         )
     b = get_board(board if board is not None else _rendered_board(project))
-    if b.family == "esp-idf":
-        return _build_esp_idf(project, b)
-    _require_tools(b, ["make", b.toolchain])
-    cmd = ["make", "-C", str(project), f"-j{max(1, jobs)}", f"BOARD={b.name}", "TFLE_UNBOUNDED=1"]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}, check=False
-    )
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        raise ToolchainError(_failure_message(project, b, log), tool="make")
-    image = project / "build" / ("firmware" if b.family == "host" else "firmware.elf")
-    if not image.is_file():
-        raise ToolchainError(
-            f"make succeeded in {project} but wrote no {image.relative_to(project)}; is the "
-            "Makefile one that tflite_edge.render() wrote (it includes firmware/Makefile)?",
-            tool="make",
-        )
+    family = family_of(b)  # how the board's projects are built: make, idf.py ...
+    image, log = family.compile(project, b, jobs=jobs)
     flash, ram, sections = image_usage(image)
-    weight, arena = _model_figures(project)
+    weight, arena = _model_figures(family.model_dir(project))
     result = BuildResult(
         project_dir=project,
         board=b.name,
@@ -122,7 +102,8 @@ def build(
     )
     table = result.budget_table()
     if not all(row["fits"] for row in table):
-        image.unlink()
+        if family.deletes_oversized_image:
+            image.unlink()
         raise BudgetError(
             _budget_message(project, b, table, weight, arena), board=b.name, table=table
         )
@@ -336,62 +317,3 @@ def _rendered_model(project: Path) -> str | None:
         return str(json.loads((project / MANIFEST).read_text())["model"]["name"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _require_tools(b: Board, tools: list[str]) -> None:
-    for tool in tools:
-        if shutil.which(tool) is None:
-            raise ToolchainError(
-                f"{tool} is not on PATH, and board {b.name} needs it to build; "
-                f"{b.install_hint or 'install it'}",
-                tool=tool,
-            )
-
-
-def _failure_message(project: Path, b: Board, log: str) -> str:
-    # A `$(error ...)` of a Makefile is the whole story (TFLM_DIR not set, unknown BOARD).
-    stop = re.findall(r"^(?:\S*Makefile\S*|make(?:\[\d+\])?): \*\*\* (.+?)\.\s+Stop\.$", log, re.M)
-    specific = [s for s in stop if not s.startswith("[")]
-    if specific:
-        return f"the build of {project} for {b.name} stopped: {specific[0]}"
-    tail = "\n".join(log.strip().splitlines()[-_LOG_TAIL:])
-    return (
-        f"the build of {project} for {b.name} failed ({b.toolchain}); the end of its output:\n"
-        f"{tail}\nrun `make -C {project} V=1` to see every command"
-    )
-
-
-def _build_esp_idf(project: Path, b: Board) -> BuildResult:
-    """`idf.py build` on a rendered ESP-IDF project; sizes from the app's ELF."""
-    _require_tools(b, [b.toolchain])
-    proc = subprocess.run(
-        ["idf.py", "-C", str(project), "build"], capture_output=True, text=True, check=False
-    )
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        tail = "\n".join(log.strip().splitlines()[-_LOG_TAIL:])
-        raise ToolchainError(f"idf.py build failed in {project}:\n{tail}", tool="idf.py")
-    elves = sorted((project / "build").glob("*.elf"))
-    if not elves:
-        raise ToolchainError(f"idf.py build wrote no .elf into {project / 'build'}", tool="idf.py")
-    flash, ram, sections = image_usage(elves[0])
-    weight, arena = _model_figures(project / "main")
-    result = BuildResult(
-        project,
-        b.name,
-        elves[0],
-        flash,
-        ram,
-        b.flash_bytes,
-        b.ram_bytes,
-        sections,
-        weight,
-        arena,
-        log,
-    )
-    table = result.budget_table()
-    if not all(row["fits"] for row in table):
-        raise BudgetError(
-            _budget_message(project, b, table, weight, arena), board=b.name, table=table
-        )
-    return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import numbers
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,55 +316,21 @@ def check_demo_args(
     convert_only: bool,
 ) -> None:
     """Raise the error run_demo() would meet minutes later, before any training or writing."""
-    from .boards import get_board
-    from .errors import BoardError, TFLiteEdgeError, check_runs, check_sparsity
-    from .flasher import RUNTIMES
+    from .boards import family_of, get_board
+    from .errors import TFLiteEdgeError, check_runs, check_sparsity
+    from .runtimes import get_runtime
 
     if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
         raise TFLiteEdgeError(f"epochs must be a positive integer, found {epochs!r}; e.g. 12")
     check_runs(runs)
     check_sparsity(sparsity)
-    if runtime not in RUNTIMES:
-        raise TFLiteEdgeError(
-            f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
-            "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
-        )
+    rt = get_runtime(runtime)
     b = get_board(board)
     if not convert_only:
-        if b.family == "esp-idf":
-            raise BoardError(
-                f"board {b.name} is a physical board on a serial port, and the demo runs only "
-                "on boards of this machine (qemu-*, host); make the model with `tflite-edge "
-                f"demo --board {b.name} --out {out_dir} --convert-only`, then run it with "
-                f"`tflite-edge flash --board {b.name} --model "
-                f"{Path(out_dir) / 'digits_int8.tflite'} --port PORT`",
-                board=b.name,
-            )
+        family_of(b).check_demo(b, out_dir)  # a physical board: the demo cannot flash it
         b.require_toolchain()  # what `tflite-edge boards --check` says
-        if runtime == "tflm" and b.family == "qemu":
-            _check_tflm_dir(b.name)
+        rt.preflight(b)  # tflm on a Cortex-M board: TFLM_DIR must name a checkout
     _check_out_dir(Path(out_dir))
-
-
-def _check_tflm_dir(board: str) -> None:
-    # The TFLM firmware's Makefile stops on the same two conditions, but only at build time.
-    from .errors import ToolchainError
-
-    makefile = "tensorflow/lite/micro/tools/make/Makefile"
-    tflm_dir = os.environ.get("TFLM_DIR", "").strip()
-    if not tflm_dir:
-        raise ToolchainError(
-            f"--runtime tflm on {board} builds TensorFlow Lite Micro from your checkout, and "
-            "TFLM_DIR is not set; clone https://github.com/tensorflow/tflite-micro and export "
-            "TFLM_DIR=/path/to/tflite-micro, or use --runtime aot",
-            tool="make",
-        )
-    if not (Path(tflm_dir) / makefile).is_file():
-        raise ToolchainError(
-            f"TFLM_DIR={tflm_dir} is not a tflite-micro checkout (it has no {makefile}); set "
-            "TFLM_DIR to the root of a clone of https://github.com/tensorflow/tflite-micro",
-            tool="make",
-        )
 
 
 def _check_out_dir(out: Path) -> None:

@@ -5,32 +5,17 @@ serial port until the board has reported its timed runs; `run()` sends input ten
 flashed board and returns the raw outputs it sends back. Both go through `start()`, which
 returns a `Device`: the booted board with its serial port open.
 
-How each family of boards is "flashed" and reached over serial:
-
-- QEMU boards: `qemu-system-arm` starts paused (`-S`) with the console UART on a
-  pseudo-terminal (`-serial pty`) and deterministic instruction counting (`-icount`); the pty
-  is opened with pyserial *before* the CPU is released through QMP, so no byte is lost; QEMU
-  is stopped with QMP `quit` (killed if it does not go) on success, error and Ctrl-C alike.
-- `host`: the native build runs behind a pseudo-terminal, its stdin/stdout on the master
-  side, and pyserial reads the slave side like any serial port. With `runtime="tflm"` the
-  board is this module run as a program (`python -m tflite_edge.flasher tflm-board ...`):
-  the real TFLM interpreter from the tflite-micro package speaking the same protocol behind
-  the same kind of pty, so TFLM and AOT figures come through the same monitor.
-- `esp32`, `esp32s3`: `idf.py build flash` on the rendered ESP-IDF project, then the port.
+How a board is flashed and reached over serial is its family's business
+(tflite_edge.boards.families: qemu, host, esp-idf); a runtime that needs no firmware on a
+family says so (tflite_edge.runtimes: with `runtime="tflm"` the host board is the TFLM
+interpreter of the tflite-micro package, speaking the same protocol behind the same kind of
+pty, so TFLM and AOT figures come through the same monitor).
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -38,31 +23,30 @@ from typing import IO, Any
 
 import numpy as np
 
-from .boards import DEFAULT_BOARD, Board, get_board
+from .boards import DEFAULT_BOARD, Board, family_of, get_board
+from .boards.links import Link
 from .builder import BuildResult, build
+from .data import split_samples
 from .errors import (
     BoardError,
     DataError,
-    ModelError,
     OutputExistsError,
     ProtocolError,
     SerialError,
     TFLiteEdgeError,
-    ToolchainError,
     check_runs,
     check_timeout,
 )
 from .model import Model, known_input, load_model
 from .results import FlashResult
+from .runtimes import get_runtime, runtime_names
 
 __all__ = ["Device", "FlashResult", "flash", "run", "start"]
 
-RUNTIMES = ("aot", "tflm")
+RUNTIMES = runtime_names()
 DEFAULT_TIMEOUT = 60.0  # seconds a board may stay silent while it boots and runs
-QEMU = "qemu-system-arm"
 # Error records after which a board will say nothing more.
 FATAL_ERRORS = ("hard_fault", "fault", "unexpected_interrupt")
-_HOST_CLOCK_HZ = 1_000_000_000  # the host boards count nanoseconds
 
 
 # --------------------------------------------------------------------------- public API
@@ -150,18 +134,15 @@ def boot(
     between them (benchmarks compile the same model dense and sparse) or time each stage.
     """
     b = get_board(built.board)
-    if b.family not in ("qemu", "host"):
+    family = family_of(b)
+    if family.physical:
         raise BoardError(
             f"boot() runs images on emulated and host boards; board {b.name} is flashed by "
             f"{b.flasher}: use flash()",
             board=b.name,
         )
     m = load_model(model)
-    if b.family == "qemu":
-        link: _Link = _Qemu(b, built.image)
-    else:
-        log = built.project_dir / "build" / "board.log"
-        link = _PtyProcess([str(built.image)], log, what="the host firmware")
+    link = family.open_image(b, built.image, built.project_dir)
     device = Device(
         m, b, "aot", link, _Workdir(built.project_dir), timeout, jsonl, built, built.project_dir
     )
@@ -192,11 +173,7 @@ def start(
     the host process.
     """
     b = get_board(board)
-    if runtime not in RUNTIMES:
-        raise TFLiteEdgeError(
-            f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
-            "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
-        )
+    get_runtime(runtime)  # an unknown runtime is refused with the known ones
     check_runs(runs)
     check_timeout(timeout)
     for name, fn in (("on_record", on_record), ("on_stage", on_stage)):
@@ -206,7 +183,7 @@ def start(
         raise TFLiteEdgeError(
             f"jsonl must be a path or an open text file for the record log, found {jsonl!r}"
         )
-    if port is not None and b.family != "esp-idf":
+    if port is not None and not family_of(b).physical:
         raise BoardError(
             f"board {b.name} runs on this machine ({b.description}); --port is for physical "
             "boards (esp32, esp32s3). Leave it out, or read a running board with "
@@ -216,7 +193,7 @@ def start(
     m = load_model(model)
     known_input(m)  # a model with float input fails here, before any build
     work = _Workdir(out_dir)
-    link: _Link | None = None
+    link: Link | None = None
     device: Device | None = None
     try:
         stage = on_stage or (lambda _msg: None)
@@ -246,7 +223,7 @@ class Device:
         model: Model,
         board: Board,
         runtime: str,
-        link: _Link,
+        link: Link,
         work: _Workdir,
         timeout: float,
         jsonl: str | Path | IO[str] | None,
@@ -444,8 +421,6 @@ def _samples(model: Model, inputs: np.ndarray) -> np.ndarray:
             f"inputs have dtype {xs.dtype}, model {model.name!r} takes {np.dtype(t.dtype)}; "
             "quantize them with the input tensor's scale and zero point first"
         )
-    from .validation import split_samples
-
     # (N, *sample shape), as it came: a transposed or flattened array is refused
     return np.ascontiguousarray(split_samples(model, xs, what="inputs"))
 
@@ -476,59 +451,28 @@ def _bring_up(
     profile: bool,
     work: _Workdir,
     stage: Callable[[str], None],
-) -> tuple[_Link, BuildResult | None, Path | None]:
-    if b.family == "esp-idf":
-        stage(f"building and flashing with {b.toolchain}")
-        return _bring_up_esp_idf(m, b, runtime, port, runs, profile, work)
-    if b.family == "host" and runtime == "tflm":
-        model_path = work.path / f"{m.c_identifier()}.tflite"
-        log = work.path / "tflm-board.log"
-        if work.kept and work.path.is_dir():
-            foreign = sorted(
-                f.name for f in work.path.iterdir() if f.name not in (model_path.name, log.name)
-            )
-            if foreign:
-                raise _foreign_out_dir(work.path, ", ".join(foreign[:3]))
-        work.path.mkdir(parents=True, exist_ok=True)
-        model_path.write_bytes(m.data)
-        cmd = [
-            sys.executable,
-            "-m",
-            "tflite_edge.flasher",
-            "tflm-board",
-            str(model_path),
-            "--runs",
-            str(runs),
-            "--board",
-            b.name,
-        ]
-        return (
-            _PtyProcess(cmd, log, what="the TFLM host board"),
-            None,
-            None,
-        )
-    if b.family == "qemu":
-        for tool in (b.toolchain, QEMU):
-            if shutil.which(tool) is None:
-                raise ToolchainError(
-                    f"{tool} is not on PATH, and board {b.name} needs it; {b.install_hint}",
-                    tool=tool,
-                )
-    stage(f"rendering the {runtime} firmware for {b.name}")
-    project = _render(m, b, runtime, runs, profile, work)
-    stage(f"building with {b.toolchain}")
-    built = build(project, b)
-    where = "the host binary" if b.family == "host" else f"QEMU {b.qemu_machine}"
-    stage(f"flashing: starting {where}")
-    if b.family == "host":
-        return (
-            _PtyProcess(
-                [str(built.image)], project / "build" / "board.log", what="the host firmware"
-            ),
-            built,
-            project,
-        )
-    return _Qemu(b, built.image), built, project
+) -> tuple[Link, BuildResult | None, Path | None]:
+    process = get_runtime(runtime).board_process(
+        b, m, runs, work.path, lambda ours: _check_own_files(work, ours)
+    )
+    if process is not None:  # the runtime itself is the board: nothing to build
+        return process, None, None
+    return family_of(b).bring_up(
+        b,
+        runtime,
+        port=port,
+        render=lambda: _render(m, b, runtime, runs, profile, work),
+        build=lambda project: build(project, b),
+        stage=stage,
+    )
+
+
+def _check_own_files(work: _Workdir, ours: list[str]) -> None:
+    """A kept out_dir may hold only the files named (those a board process writes there)."""
+    if work.kept and work.path.is_dir():
+        foreign = sorted(f.name for f in work.path.iterdir() if f.name not in ours)
+        if foreign:
+            raise _foreign_out_dir(work.path, ", ".join(foreign[:3]))
 
 
 def _render(m: Model, b: Board, runtime: str, runs: int, profile: bool, work: _Workdir) -> Path:
@@ -552,390 +496,3 @@ def _foreign_out_dir(out: Path, found: str) -> OutputExistsError:
         path=str(out),
         found=found,
     )
-
-
-def _bring_up_esp_idf(
-    m: Model, b: Board, runtime: str, port: str | None, runs: int, profile: bool, work: _Workdir
-) -> tuple[_Link, BuildResult | None, Path | None]:
-    if shutil.which(b.toolchain) is None:
-        raise ToolchainError(
-            f"board {b.name} is built and flashed with ESP-IDF's {b.toolchain}, which is not "
-            f"on PATH; {b.install_hint}",
-            tool=b.toolchain,
-        )
-    if not port:
-        raise BoardError(
-            f"board {b.name} is a physical board: pass its serial port, e.g. --port "
-            "/dev/ttyUSB0 (ls /dev/ttyUSB* /dev/ttyACM* lists them; PORT=... for make flash)",
-            board=b.name,
-        )
-    project = _render(m, b, runtime, runs, profile, work)
-    built = build(project, b)
-    proc = subprocess.run(
-        [b.toolchain, "-C", str(project), "-p", port, "flash"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-        raise ToolchainError(
-            f"{b.toolchain} flash to {port} failed:\n{tail}\ncheck the cable and the port, "
-            "and hold BOOT while it connects if the board does not enter the bootloader",
-            tool=b.toolchain,
-        )
-    return _SerialPort(port), built, project
-
-
-# --------------------------------------------------------------------------- links
-
-
-class _Link:
-    """How a board's serial console is reached, and how the board is started and stopped."""
-
-    url: str = ""
-
-    def start(self, port: Any) -> None:
-        """Let the board run once its port is open."""
-
-    def close(self) -> None:
-        """Stop whatever runs the board (idempotent)."""
-
-    def diagnosis(self) -> str:
-        """What the board's runner said, to append to an error message ('' if nothing)."""
-        return ""
-
-
-class _SerialPort(_Link):
-    """A physical board on a serial port: reset it through RTS (EN) once the port is open."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def start(self, port: Any) -> None:
-        try:  # esptool's hard reset: EN low, then high, with IO0 left high
-            port.dtr = False
-            port.rts = True
-            time.sleep(0.1)
-            port.rts = False
-        except (OSError, ValueError, AttributeError):
-            pass  # a URL without modem lines (socket://): the board boots by itself
-
-
-_LIVE: set[subprocess.Popen] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for proc in list(_LIVE):
-        _stop_process(proc, grace=0.5)
-
-
-def _stop_process(proc: subprocess.Popen, grace: float) -> None:
-    """Terminate a process we started in its own session, and everything it started."""
-    try:
-        if proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        proc.wait(timeout=5.0)
-    except (subprocess.TimeoutExpired, OSError):
-        pass
-    finally:
-        _LIVE.discard(proc)
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-class _PtyProcess(_Link):
-    """A program whose stdin/stdout are the master of a pseudo-terminal; the slave is the port.
-
-    The slave is put in raw mode, so nothing the program writes is echoed back to it or
-    translated, and the program starts only once the port is open: pyserial discards what
-    is waiting in a port when it opens it.
-    """
-
-    def __init__(self, cmd: list[str], log: Path, *, what: str) -> None:
-        import tty
-
-        self.cmd = cmd
-        self.what = what
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.url = os.ttyname(self._slave)
-
-    def start(self, port: Any) -> None:
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(self.log, "wb") as err:
-                self.proc = subprocess.Popen(
-                    self.cmd,
-                    stdin=self._master,
-                    stdout=self._master,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-        except OSError as err:
-            raise ToolchainError(
-                f"cannot start {self.what} ({self.cmd[0]}): {err}", tool=self.cmd[0]
-            ) from err
-        finally:
-            self._close_fds()  # the child holds the master; pyserial holds its own slave
-        _LIVE.add(self.proc)
-
-    def _close_fds(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
-
-    def close(self) -> None:
-        self._close_fds()
-        if self.proc is not None:
-            _stop_process(self.proc, grace=2.0)
-
-    def diagnosis(self) -> str:
-        code = None
-        if self.proc is not None:
-            try:  # a vanished port usually means the program is exiting right now
-                code = self.proc.wait(timeout=1.0)
-            except subprocess.TimeoutExpired:
-                code = None
-        said = _tail(self.log)
-        if code is None and not said:
-            return ""
-        state = f"{self.what} exited with code {code}" if code is not None else self.what
-        return f" ({state}{'; it said:' + chr(10) + said if said else ''})"
-
-
-class _Qemu(_Link):
-    """qemu-system-arm, paused at reset, console UART on a pty, controlled over QMP."""
-
-    def __init__(self, board: Board, image: Path) -> None:
-        self.board = board
-        self._dir = Path(tempfile.mkdtemp(prefix="tfle-qemu-"))  # short: a socket path
-        self.log = self._dir / "qemu.log"
-        sock = self._dir / "qmp.sock"
-        self.cmd = [
-            QEMU,
-            "-M",
-            str(board.qemu_machine),
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-serial",
-            "pty",
-            "-S",
-            "-icount",
-            f"shift={board.qemu_icount_shift},align=off,sleep=off",
-            "-qmp",
-            f"unix:{sock},server=on,wait=off",
-            "-kernel",
-            str(image),
-        ]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _LIVE.add(self.proc)
-        self._qmp: socket.socket | None = None
-        self._reader: IO[str] | None = None
-        try:
-            self._connect(sock)
-            self.url = self._pty()
-        except BaseException:
-            self.close()
-            raise
-
-    def _connect(self, sock: Path) -> None:
-        deadline = time.monotonic() + 15.0
-        while True:
-            if self.proc.poll() is not None:
-                raise ToolchainError(
-                    f"{QEMU} exited with code {self.proc.returncode} before it could be "
-                    f"controlled; it said:\n{_tail(self.log)}\ncommand: {' '.join(self.cmd)}",
-                    tool=QEMU,
-                )
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(10.0)
-                s.connect(str(sock))
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise ToolchainError(
-                        f"{QEMU} did not open its control socket in 15 s; it said:\n"
-                        f"{_tail(self.log)}",
-                        tool=QEMU,
-                    ) from None
-                time.sleep(0.02)
-        self._qmp = s
-        self._reader = s.makefile("r", encoding="utf-8")
-        self._reply()  # the greeting
-        self._command("qmp_capabilities")
-
-    def _reply(self) -> dict[str, Any]:
-        assert self._reader is not None
-        while True:
-            line = self._reader.readline()
-            if not line:
-                raise ToolchainError(
-                    f"{QEMU} closed its control socket; it said:\n{_tail(self.log)}", tool=QEMU
-                )
-            msg = json.loads(line)
-            if "event" not in msg:
-                return msg
-
-    def _command(self, name: str) -> Any:
-        assert self._qmp is not None
-        self._qmp.sendall(json.dumps({"execute": name}).encode() + b"\n")
-        reply = self._reply()
-        if "error" in reply:
-            raise ToolchainError(f"{QEMU} refused {name}: {reply['error']}", tool=QEMU)
-        return reply.get("return")
-
-    def _pty(self) -> str:
-        for dev in self._command("query-chardev"):
-            if dev.get("label") == "serial0" and str(dev.get("filename", "")).startswith("pty:"):
-                return dev["filename"][len("pty:") :]
-        raise ToolchainError(f"{QEMU} gave the board's UART no pseudo-terminal", tool=QEMU)
-
-    def start(self, port: Any) -> None:
-        self._command("cont")
-
-    def close(self) -> None:
-        if self.proc.poll() is None and self._qmp is not None:
-            try:
-                self._qmp.settimeout(2.0)
-                self._command("quit")
-            except (OSError, ValueError, TFLiteEdgeError):
-                pass  # killed below
-        for closing in (self._reader, self._qmp):
-            try:
-                if closing is not None:
-                    closing.close()
-            except OSError:
-                pass
-        self._reader = self._qmp = None
-        _stop_process(self.proc, grace=3.0)
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-    def diagnosis(self) -> str:
-        said = _tail(self.log)
-        code = self.proc.poll()
-        if not said and code is None:
-            return ""
-        state = f"QEMU exited with code {code}" if code is not None else "QEMU"
-        return f" ({state}{'; it said:' + chr(10) + said if said else ''})"
-
-
-# --------------------------------------------------------------------------- TFLM host board
-
-
-def _tflm_board(model_path: str, runs: int, board: str = "host") -> None:
-    """Be a board: the TFLM interpreter speaking protocol v1 on stdin/stdout (a pty)."""
-    from .protocol import VERSION, parse_line
-    from .reference import Reference
-
-    out = sys.stdout.buffer
-
-    def emit(kind: str, **fields: Any) -> None:
-        text = " ".join([f"TFLE {VERSION} {kind}", *(f"{k}={v}" for k, v in fields.items())])
-        out.write(text.encode("ascii") + b"\n")
-        out.flush()
-
-    ref = Reference(model_path)
-    m = ref.model
-    t_in, t_out = m.input_tensors[0], m.output_tensors[0]
-    arena = ref.arena()
-    emit(
-        "hello",
-        board=board,
-        runtime="tflm",
-        model=m.sha256[:8],
-        ram=arena.total,
-        flash=len(m.data),
-        clock_hz=_HOST_CLOCK_HZ,
-        in_bytes=t_in.nbytes,
-        out_bytes=t_out.nbytes,
-    )
-
-    def invoke(x: np.ndarray) -> tuple[bytes, int]:
-        start = time.perf_counter_ns()
-        y = ref.run_one(x)
-        elapsed = time.perf_counter_ns() - start
-        return np.ascontiguousarray(y).tobytes(), elapsed
-
-    x = known_input(m)
-    for i in range(runs):
-        y, ns = invoke(x)
-        emit("run", i=i, cycles=ns, us=round(ns / 1000))
-        emit("out", i=i, crc32=f"{zlib.crc32(y):08x}")
-    emit("done", runs=runs)
-    emit("ready")
-    answered = 0
-    for line in sys.stdin.buffer:
-        try:
-            record = parse_line(line)
-        except ProtocolError:
-            emit("error", msg="bad_hex")
-            continue
-        if record is None or record.kind != "in":
-            continue
-        data = record.payload
-        if record["n"] != t_in.nbytes or len(data) != t_in.nbytes:
-            emit("error", msg="bad_length" if record["n"] != t_in.nbytes else "bad_hex")
-            continue
-        y, ns = invoke(np.frombuffer(data, dtype=t_in.dtype).reshape(t_in.shape))
-        emit("result", i=answered, cycles=ns, crc32=f"{zlib.crc32(y):08x}", hex=y.hex())
-        answered += 1
-
-
-def _main(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tflite_edge.flasher")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("tflm-board", help="the TFLM interpreter as a board on stdin/stdout")
-    p.add_argument("model")
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--board", default="host")
-    args = parser.parse_args(argv)
-    try:
-        _tflm_board(args.model, args.runs, args.board)
-    except (TFLiteEdgeError, ModelError) as err:
-        print(f"tflm-board: error: {err}", file=sys.stderr)
-        return 2
-    except (BrokenPipeError, OSError):
-        return 0  # the host closed the terminal
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .boards import DEFAULT_BOARD, Board, get_board
-from .errors import BoardError, OutputExistsError, TFLiteEdgeError, check_runs
+from .boards import DEFAULT_BOARD, Board, family_of, get_board
+from .errors import OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir, templates_dir
+from .runtimes import get_runtime
 
-RUNTIMES = ("aot", "tflm")
 MANIFEST = "tflite-edge.json"
 
 # TFLM aligns the start of the arena to 16 bytes (MicroArenaBufferAlignment); an arena buffer
@@ -44,15 +44,6 @@ BUILD_OUTPUTS = ("build", "managed_components", "sdkconfig", "sdkconfig.old", "d
 # espressif/esp-tflite-micro 1.3.7 and later pass the channel count to ESP-NN's conv kernels.
 ESP_TFLITE_MICRO = ("espressif/esp-tflite-micro", "^1.3.7")
 ESP_MAIN_STACK = 8192
-
-# TFLM's cortex_m_generic TARGET_ARCH for each Cortex-M core ("+fp" added for hard-float boards).
-TFLM_TARGET_ARCH = {
-    "cortex-m3": "cortex-m3",
-    "cortex-m4": "cortex-m4",
-    "cortex-m7": "cortex-m7",
-    "cortex-m33": "cortex-m33",
-    "cortex-m55": "cortex-m55",
-}
 
 _C_ARRAY_PER_LINE = 12
 _INPUT_PER_LINE = 16
@@ -192,11 +183,7 @@ def render(
     rendered before (it has our manifest) is replaced as a whole.
     """
     b = get_board(board)
-    if runtime not in RUNTIMES:
-        raise TFLiteEdgeError(
-            f"unknown runtime {runtime!r}; known runtimes: {', '.join(RUNTIMES)} "
-            "(aot: tflite-edge's C compiler, tflm: TensorFlow Lite Micro)"
-        )
+    get_runtime(runtime)  # an unknown runtime is refused with the known ones
     check_runs(runs)
     model = _load(tflite, name)
     out = Path(out_dir)
@@ -228,6 +215,7 @@ class _Job:
         self.model = model
         self.board = board
         self.runtime = runtime
+        self.rt = get_runtime(runtime)  # what the runtime renders (tflite_edge.runtimes)
         self.runs = runs
         self.profile = profile
         self.c_array_only = c_array_only
@@ -247,7 +235,7 @@ class _Job:
         from . import reference
         from .model.inspect import measure_arena
 
-        if self.runtime == "tflm" and not self.c_array_only:
+        if self.rt.interprets and not self.c_array_only:
             self.methods = reference.resolver_methods(self.model)  # UnsupportedOpError names the op
             # In a child process: TFLM trusts the flatbuffer, a bad one must not kill us.
             measured = measure_arena(self.model)
@@ -280,28 +268,10 @@ class _Job:
         return self._env.get_template(template).render(**self.common(), **context)
 
     def write(self, stage: Path) -> None:
-        files: dict[str, str] = {}
-        esp = self.board.family == "esp-idf"
         if self.c_array_only:
-            files.update(self.c_array(cpp=self.runtime == "tflm"))
-        elif self.runtime == "tflm" and esp:
-            files.update(_prefixed("main/", self.tflm_sources()))
-            files.update(self.esp_project(["main.cc", "model_data.cc", "tfle_input.c"]))
-        elif self.runtime == "tflm":
-            files.update(self.tflm_sources())
-            files["Makefile"] = self.render("tflm/Makefile.j2", **self.tflm_make_context())
-        elif esp:
-            self.aot = self.compile_aot(stage / "main")
-            files.update(_prefixed("main/", self.known_input_files("tfle_model.h")))
-            files.update(_prefixed("main/", self.esp_aot_sources()))
-            srcs = {p.name for p in (stage / "main").glob("*.c")}
-            srcs |= {Path(rel).name for rel in files if rel.endswith(".c")}
-            files.update(self.esp_project(sorted(srcs), aot=True))
-        else:
-            self.aot = self.compile_aot(stage)
-            self.code_bytes = _code_bytes(self.board, stage, self.profile)
-            files.update(self.known_input_files("tfle_model.h"))
-            files["Makefile"] = self.render("project/Makefile.j2", **self.aot_make_context(stage))
+            files = self.c_array(cpp=self.rt.c_array_cpp)
+        else:  # the board's family picks the project's layout, the runtime fills it
+            files = family_of(self.board).project_files(self, self.rt, stage)
         for rel, text in files.items():
             _write_text(stage / rel, text)
 
@@ -359,44 +329,13 @@ class _Job:
             "scratch_margin": a.scratch_margin,
             "arena_bytes": a.bytes,
         }
-        main = "esp_idf/main.cc.j2" if self.board.family == "esp-idf" else "tflm/main.cc.j2"
+        main = "tflm/main.cc.j2" if family_of(self.board).makefile else "esp_idf/main.cc.j2"
         files = self.c_array(cpp=True)
         files.update(self.known_input_files("model_settings.h"))
         files["model_settings.h"] = self.render("tflm/model_settings.h.j2", **settings)
         files["op_resolver.h"] = self.render("tflm/op_resolver.h.j2", methods=self.methods)
         files["main.cc"] = self.render(main, array=self.array_name)
         return files
-
-    def tflm_make_context(self) -> dict[str, Any]:
-        b = self.board
-        host = b.family == "host"
-        arch = TFLM_TARGET_ARCH.get(b.cpu)
-        if not host and arch is None:
-            raise BoardError(
-                f"board {b.name} has CPU {b.cpu}, for which tflite-edge knows no TFLM "
-                f"cortex_m_generic TARGET_ARCH (known: {', '.join(TFLM_TARGET_ARCH)})",
-                board=b.name,
-            )
-        if arch in ("cortex-m4", "cortex-m7") and "-mfloat-abi=hard" in b.cflags:
-            arch += "+fp"  # TFLM's library must use the board's float ABI to link with it
-        return {
-            "firmware": firmware_dir().as_posix(),
-            "runs": self.runs,
-            "profile": int(self.profile),
-            "host": host,
-            "target_arch": arch or "",
-            "kernels": "" if host else "cmsis_nn",
-        }
-
-    def aot_make_context(self, stage: Path) -> dict[str, Any]:
-        srcs = sorted({p.name for p in stage.glob("*.c")} | {"tfle_input.c"})
-        return {
-            "firmware": firmware_dir().as_posix(),
-            "runs": self.runs,
-            "profile": int(self.profile),
-            "host": self.board.family == "host",
-            "app_srcs": srcs,
-        }
 
     def esp_project(self, srcs: list[str], *, aot: bool = False) -> dict[str, str]:
         b = self.board
@@ -487,37 +426,6 @@ class _Job:
 # --------------------------------------------------------------------------- helpers
 
 
-def _code_bytes(board: Board, model_dir: Path, profile: bool) -> int | None:
-    """Code of the compiled model and the kernels it calls, for the board's CPU (an estimate
-    before the build: the harness and the C library are not included)."""
-    import subprocess
-
-    from .compiler import kernel_include_dir, kernel_sources
-
-    cc = board.toolchain
-    if board.family == "esp-idf" or not cc.endswith("gcc") or shutil.which(cc) is None:
-        return None
-    size = cc[: -len("gcc")] + "size"
-    flags = [*board.cflags, "-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections"]
-    flags += ["-DTFLE_PROFILE=1"] if profile else []
-    # A relocatable link that keeps only what tfle_model_invoke reaches.
-    link = ["-nostdlib", "-Wl,-r", "-Wl,--gc-sections", "-Wl,-e,tfle_model_invoke"]
-    link += ["-no-pie"] if board.family == "host" else []
-    srcs = [str(p) for p in sorted(model_dir.glob("*.c"))] + [str(p) for p in kernel_sources()]
-    with tempfile.TemporaryDirectory() as tmp:
-        obj = Path(tmp) / "model.o"
-        cmd = [cc, *flags, *link, f"-I{kernel_include_dir()}", f"-I{model_dir}", *srcs]
-        built = subprocess.run([*cmd, "-o", str(obj)], capture_output=True, text=True)
-        if built.returncode != 0 or shutil.which(size) is None:
-            return None
-        table = subprocess.run([size, "-A", str(obj)], capture_output=True, text=True).stdout
-    return sum(
-        int(parts[1])
-        for parts in (line.split() for line in table.splitlines())
-        if len(parts) >= 2 and parts[0].startswith(".text") and parts[1].isdigit()
-    )
-
-
 def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
     model = load_model(tflite, name=name)
     if name is not None and model.name != name:
@@ -528,10 +436,6 @@ def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
 def _label(name: str) -> str:
     """The model's name as it may appear in a comment: no quotes, newlines or comment ends."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:80] or "model"
-
-
-def _prefixed(prefix: str, files: dict[str, str]) -> dict[str, str]:
-    return {prefix + rel: text for rel, text in files.items()}
 
 
 def _environment():

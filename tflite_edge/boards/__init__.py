@@ -1,68 +1,24 @@
-"""The board registry: one TOML file per board in this folder, validated on load."""
+"""The board registry: one TOML file per board in this folder, validated on load.
+
+A board's `family` names its behaviour in tflite_edge.boards.families (how it is built,
+flashed and reached over serial); `family_of(board)` looks it up.
+"""
 
 from __future__ import annotations
 
-import shutil
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 
 from ..errors import BoardError
 from ..resources import boards_dir
+from .board import Board
+from .families import Family, family_names, family_of, get_family
 
-FAMILIES = ("qemu", "host", "esp-idf")
+__all__ = ["DEFAULT_BOARD", "FAMILIES", "Board", "boards", "boards_of", "family_of", "get_board"]
 
-
-@dataclass(frozen=True)
-class Board:
-    """What tflite-edge knows of one board: CPU, budgets, toolchain, flashing and serial."""
-
-    name: str
-    description: str
-    family: str  # qemu | host | esp-idf
-    cpu: str  # e.g. cortex-m4
-    clock_hz: int  # nominal clock, for estimates only on emulated boards
-    flash_bytes: int  # 0 = no budget (host)
-    ram_bytes: int
-    toolchain: str  # the compiler command: arm-none-eabi-gcc, gcc, idf.py
-    emulated: bool = False
-    cflags: tuple[str, ...] = ()
-    qemu_machine: str | None = None
-    qemu_cpu: str | None = None
-    idf_target: str | None = None
-    baud: int = 115200
-    flasher: str = ""  # the command that puts an image on the board (qemu-system-arm, idf.py)
-    install_hint: str = ""  # what to install when the toolchain is missing
-    # What the harness's `cycles` count on this board (shown beside every latency figure).
-    cycles_unit: str = "cycles"
-    # QEMU boards run with -icount shift=N (one instruction = 2^N ns of virtual time); the
-    # board's cycle source in firmware/boards/<name>/board.mk assumes the same N.
-    qemu_icount_shift: int = 6
-    extra: dict = field(default_factory=dict)
-
-    def toolchain_present(self) -> bool:
-        """True when the compiler (and the flasher, if any) are on PATH."""
-        tools = [self.toolchain] + ([self.flasher] if self.flasher else [])
-        return all(shutil.which(t) for t in tools)
-
-    def require_toolchain(self) -> None:
-        """Raise ToolchainError, saying what to install, when a tool of this board is missing."""
-        from ..errors import ToolchainError
-
-        for tool in [self.toolchain] + ([self.flasher] if self.flasher else []):
-            if shutil.which(tool) is None:
-                raise ToolchainError(
-                    f"{tool} is not on PATH, and board {self.name} needs it; "
-                    f"{self.install_hint or 'install it'}",
-                    tool=tool,
-                )
-
-    def firmware_dir(self) -> Path:
-        from ..resources import firmware_dir
-
-        return firmware_dir() / "boards" / self.name
-
+FAMILIES = family_names()
 
 _REQUIRED = (
     "name",
@@ -98,19 +54,14 @@ def _load(path: Path) -> Board:
         )
     if raw["name"] != path.stem:
         raise BoardError(f"board file {path} names itself {raw['name']!r}", board=path.stem)
-    if raw["family"] not in FAMILIES:
-        raise BoardError(
-            f"board {raw['name']}: family {raw['family']!r} is not one of {', '.join(FAMILIES)}",
-            board=path.stem,
-        )
+    family = _family(raw, path)
     for key in ("clock_hz", "flash_bytes", "ram_bytes"):
         if not isinstance(raw[key], int) or raw[key] < 0:
             raise BoardError(
                 f"board {raw['name']}: {key} must be a non-negative integer, found {raw[key]!r}",
                 board=path.stem,
             )
-    if raw["family"] == "qemu" and not raw.get("qemu_machine"):
-        raise BoardError(f"board {raw['name']}: a qemu board needs qemu_machine", board=path.stem)
+    family.check(raw, path)  # the keys this family needs (a qemu board: qemu_machine)
     shift = raw.get("qemu_icount_shift", 6)
     if not isinstance(shift, int) or not 0 <= shift <= 10:
         raise BoardError(
@@ -123,10 +74,26 @@ def _load(path: Path) -> Board:
     return Board(**raw)
 
 
+def _family(raw: dict, path: Path) -> Family:
+    name = raw["family"]
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise BoardError(
+            f"board {raw['name']}: family {name!r} is not one of {', '.join(FAMILIES)}",
+            board=path.stem,
+        )
+    return get_family(name)
+
+
 @cache
 def boards() -> dict[str, Board]:
     """Every known board, by name."""
     return {p.stem: _load(p) for p in sorted(boards_dir().glob("*.toml"))}
+
+
+def boards_of(family: str) -> dict[str, Board]:
+    """The known boards of one family (e.g. every "qemu" board), by name."""
+    wanted = get_family(family)
+    return {name: b for name, b in boards().items() if family_of(b) is wanted}
 
 
 def get_board(name: str | Board) -> Board:

@@ -14,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `boards`, `build`, `flash` and `run` sub-commands."""
     from ..boards import DEFAULT_BOARD
     from ..flasher import DEFAULT_TIMEOUT
+    from ..runtimes import runtime_names
 
     p = subparsers.add_parser(
         "boards",
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
     p.add_argument(
-        "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
+        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
     )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--runs", type=positive(int), default=10, help="timed runs (default 10)")
@@ -86,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
     p.add_argument(
-        "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
+        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
     )
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
@@ -208,10 +209,10 @@ def _flash(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..data import load_npy, split_samples
     from ..files import check_output_path
     from ..flasher import run
     from ..model import load_model
-    from ..validation import load_npy, split_samples
 
     check_output_path(args.output)
     inputs = load_npy(args.input)

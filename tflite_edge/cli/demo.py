@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
     from ..boards import DEFAULT_BOARD
     from ..demo import DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SPARSITY, DEMO_FILES
+    from ..runtimes import runtime_names
 
     p = sub.add_parser(
         "demo",
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--runtime",
         default="aot",
-        choices=["aot", "tflm"],
+        choices=runtime_names(),
         help="firmware runtime (default aot; tflm on a QEMU board needs TFLM_DIR)",
     )
     p.add_argument(

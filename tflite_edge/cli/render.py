@@ -9,6 +9,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `render` sub-command."""
     from ..boards import DEFAULT_BOARD
+    from ..runtimes import runtime_names
 
     p = subparsers.add_parser(
         "render",
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, help="project directory to write")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
     p.add_argument(
-        "--runtime", choices=("aot", "tflm"), default="aot", help="firmware runtime (default aot)"
+        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
     )
     p.add_argument("--runs", type=int, default=10, help="timed runs at boot (default 10)")
     p.add_argument("--no-profile", action="store_true", help="leave out the per-layer cycle counts")

@@ -9,6 +9,8 @@ from . import print_json, show_progress
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
+    from ..runtimes import runtime_names
+
     p = sub.add_parser(
         "validate",
         help="run data samples on the board, compare with TFLM",
@@ -24,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "optional y_test (integer class labels, one per sample); x and y when there is no "
         "x_test. Other keys (x_train, ...) are not read",
     )
-    p.add_argument("--runtime", default="aot", choices=["aot", "tflm"])
+    p.add_argument("--runtime", default="aot", choices=runtime_names())
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--samples", type=int, help="validate only the first N samples")
     p.add_argument("--keras", help="the float Keras model, to report its accuracy beside")
@@ -35,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..data import load_npz
     from ..files import check_output_path
-    from ..validation import load_npz, validate
+    from ..validation import validate
 
     if args.out:  # before the board runs, not after
         check_output_path(args.out)

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODELS, ROOT, SHARED_MODELS, leftover_qemu, run
-from tflite_edge.boards import get_board
+from tflite_edge.boards import DEFAULT_BOARD, boards, family_of, get_board
+from tflite_edge.boards.links import LIVE, PtyProcess
 from tflite_edge.errors import (
     MAX_RUNS,
     BoardError,
@@ -37,7 +38,22 @@ from tflite_edge.reference import Reference
 CLI = [str(ROOT / ".venv" / "bin" / "tflite-edge")]
 RUNS = 3
 INPUTS = 4
-AOT_BOARDS = ["qemu-m4", "qemu-m7", "qemu-m55", "host"]
+# Every board of this machine (emulated or native), split by whether every reference model
+# fits its flash: those run them all, the others refuse the ones that do not fit.
+LOCAL_BOARDS = [name for name, b in boards().items() if not family_of(b).physical]
+
+
+def _fits_every_model(name: str) -> bool:
+    budget = get_board(name).flash_bytes
+    return not budget or all(
+        load_model(SHARED_MODELS / m).weight_bytes <= budget for m in REFERENCE_MODELS
+    )
+
+
+AOT_BOARDS = [name for name in LOCAL_BOARDS if _fits_every_model(name)]
+SMALL_BOARDS = [name for name in LOCAL_BOARDS if not _fits_every_model(name)]
+NATIVE_BOARDS = [name for name, b in boards().items() if family_of(b).native]
+PHYSICAL_BOARDS = [name for name, b in boards().items() if family_of(b).physical]
 # What the DESIGN.md JSON of `tflite-edge flash --json` promises.
 DESIGN_KEYS = {
     "board",
@@ -176,22 +192,24 @@ def test_reference_model_on_board_matches_tflm(boots, references, name, board):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board", SMALL_BOARDS)
 @pytest.mark.parametrize("name", REFERENCE_MODELS, ids=lambda n: n.split(".")[0])
-def test_reference_model_on_qemu_m3_when_it_fits(boots, references, name):
-    budget = get_board("qemu-m3").flash_bytes
-    boot = boots(name, "qemu-m3")
+def test_reference_model_on_a_small_board_when_it_fits(boots, references, name, board):
+    budget = get_board(board).flash_bytes
+    boot = boots(name, board)
     if load_model(SHARED_MODELS / name).weight_bytes > budget:
         assert isinstance(boot.error, BudgetError)  # ad01: 270 KB of weights, 256 KiB flash
         assert not boot.error.table[0]["fits"]
     else:
         assert boot.error is None, boot.error
-        _check_boot(boot, SHARED_MODELS / name, "qemu-m3", "aot", references)
+        _check_boot(boot, SHARED_MODELS / name, board, "aot", references)
 
 
+@pytest.mark.parametrize("board", NATIVE_BOARDS)
 @pytest.mark.parametrize("name", REFERENCE_MODELS, ids=lambda n: n.split(".")[0])
-def test_tflm_on_the_host_speaks_the_same_protocol(boots, references, name):
-    boot = boots(name, "host", "tflm")
-    _check_boot(boot, SHARED_MODELS / name, "host", "tflm", references)
+def test_tflm_on_the_host_speaks_the_same_protocol(boots, references, name, board):
+    boot = boots(name, board, "tflm")
+    _check_boot(boot, SHARED_MODELS / name, board, "tflm", references)
     hello = boot.result.session.hello
     ref, _ = references(SHARED_MODELS / name)
     assert hello["ram"] == ref.arena().total
@@ -201,7 +219,7 @@ def test_tflm_on_the_host_speaks_the_same_protocol(boots, references, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("board", ["qemu-m4", "host"])
+@pytest.mark.parametrize("board", [DEFAULT_BOARD, *NATIVE_BOARDS])
 def test_a_converted_model_runs_on_board(digits_int8, references, tmp_path, board):
     path = tmp_path / "digits_int8.tflite"
     path.write_bytes(digits_int8.tflite)
@@ -329,7 +347,8 @@ def test_run_cli_refuses_bad_files_before_flashing(tmp_path):
 def test_esp32_without_esp_idf_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no idf.py anywhere
     model = SHARED_MODELS / "hello_world_int8.tflite"
-    for board in ("esp32", "esp32s3"):
+    assert PHYSICAL_BOARDS
+    for board in PHYSICAL_BOARDS:
         with pytest.raises(ToolchainError) as err:
             flash(model, board=board, port="/dev/ttyUSB0")
         assert err.value.tool == "idf.py"
@@ -414,7 +433,7 @@ def _fake_board(monkeypatch, tmp_path, cmd: list[str]) -> list:
     made = []
 
     def bring_up(*args):
-        made.append(flasher._PtyProcess(cmd, tmp_path / "board.log", what="the fake board"))
+        made.append(PtyProcess(cmd, tmp_path / "board.log", what="the fake board"))
         return made[-1], None, None
 
     monkeypatch.setattr(flasher, "_bring_up", bring_up)
@@ -478,7 +497,6 @@ def test_interrupt_during_boot_stops_qemu(tmp_path):
 
 
 def test_an_error_inside_a_session_stops_qemu():
-    from tflite_edge import flasher
 
     with pytest.raises(RuntimeError, match="boom"):
         with start(SHARED_MODELS / "hello_world_int8.tflite", board="qemu-m4", runs=1) as dev:
@@ -486,14 +504,14 @@ def test_an_error_inside_a_session_stops_qemu():
             raise RuntimeError("boom")
     assert dev.port is None
     assert leftover_qemu() == []
-    assert not flasher._LIVE
+    assert not LIVE
 
 
 def test_no_qemu_survives_this_module():
     assert leftover_qemu() == []
 
 
-@pytest.mark.parametrize("board", ["host", "qemu-m4"])
+@pytest.mark.parametrize("board", [*NATIVE_BOARDS, DEFAULT_BOARD])
 def test_boot_runs_an_image_built_separately(board, tmp_path):
     from tflite_edge import build, render
     from tflite_edge.flasher import boot

@@ -13,10 +13,11 @@ import pytest
 
 from conftest import run
 from tflite_edge import DataError, ProtocolError, flasher
+from tflite_edge.data import quantize_inputs
 from tflite_edge.model import load_model
 from tflite_edge.protocol import format_record, open_port, send_input
 from tflite_edge.reference import Reference
-from tflite_edge.validation import compare, quantize_inputs, validate
+from tflite_edge.validation import compare, validate
 
 
 @pytest.mark.slow

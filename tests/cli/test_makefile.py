@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, run
+from tflite_edge.boards import boards_of
 
 
 def make(*args: str):
@@ -15,7 +16,7 @@ def make(*args: str):
 
 
 @pytest.mark.skipif(shutil.which("idf.py") is not None, reason="ESP-IDF is installed here")
-@pytest.mark.parametrize("board", ["esp32", "esp32s3"])
+@pytest.mark.parametrize("board", list(boards_of("esp-idf")))
 def test_flash_esp32_without_esp_idf_says_what_to_install(board, tmp_path):
     res = make("flash", f"BOARD={board}", f"MODEL={tmp_path / 'never-made.tflite'}")
     assert res.returncode != 0

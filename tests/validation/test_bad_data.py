@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from tflite_edge import DataError, flasher
+from tflite_edge.boards.families import host
 from tflite_edge.cli import main
+from tflite_edge.data import load_npz, split_samples
 from tflite_edge.model import load_model
-from tflite_edge.validation import load_npz, split_samples
+from tflite_edge.runtimes import runtime_names, tflm
 
 
 @pytest.fixture
@@ -160,7 +162,7 @@ def test_object_arrays_get_our_message_not_numpys(models_dir, tmp_path, capsys, 
     assert "allow_pickle" not in line and not (tmp_path / "o.npy").exists()
 
 
-@pytest.mark.parametrize("runtime", ["aot", "tflm"])  # tflm on host renders nothing
+@pytest.mark.parametrize("runtime", runtime_names())  # tflm on host renders nothing
 def test_flash_out_with_other_files_names_flash_options(
     runtime, models_dir, tmp_path, capsys, monkeypatch
 ):
@@ -168,7 +170,8 @@ def test_flash_out_with_other_files_names_flash_options(
         raise AssertionError("flash built or started a board in a directory of other files")
 
     monkeypatch.setattr(flasher, "build", refuse)  # flash stops at rendering, before a build
-    monkeypatch.setattr(flasher, "_PtyProcess", refuse)
+    monkeypatch.setattr(host, "PtyProcess", refuse)  # the host firmware
+    monkeypatch.setattr(tflm, "PtyProcess", refuse)  # the TFLM host board
     keep = tmp_path / "keep"
     keep.mkdir()
     (keep / "mine.txt").write_text("not ours")

@@ -1,0 +1,56 @@
+"""What a runtime decides: what it renders into a project of each layout, what the firmware
+needs measured first, and how it runs on a board family when that differs from building
+firmware (the TFLM interpreter is itself the board on the host)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..boards.board import Board
+from ..boards.links import Link
+
+
+class Runtime:
+    """The code that runs the model on the board (`--runtime NAME`).
+
+    The rendering methods get the renderer's job (tflite_edge.project's _Job): its model,
+    board, runs, profile, and the helpers render(), c_array(), known_input_files(),
+    tflm_sources(), esp_project(), esp_aot_sources() and compile_aot().
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # what it is, for the list of known runtimes
+    # The firmware runs TFLM's interpreter: the project needs an op resolver and an arena
+    # measured on the host, and a model TFLM cannot run is refused.
+    interprets: ClassVar[bool] = False
+    c_array_cpp: ClassVar[bool] = False  # the C array as model_data.cc (a C++ project)
+
+    def makefile_project(self, job: Any, stage: Path) -> dict[str, str]:
+        """The files of a Makefile project (built by firmware/Makefile), by relative path."""
+        raise NotImplementedError
+
+    def esp_idf_project(self, job: Any, stage: Path) -> dict[str, str]:
+        """The files of an ESP-IDF project (built by idf.py), by relative path."""
+        raise NotImplementedError
+
+    def board_process(
+        self,
+        board: Board,
+        model: Any,
+        runs: int,
+        where: Path,
+        check_dir: Callable[[list[str]], None],
+    ) -> Link | None:
+        """The board as a process of this machine, when this runtime needs no firmware on
+        `board` (None: render, build and flash as the board's family does)."""
+        return None
+
+    def preflight(self, board: Board) -> None:
+        """Raise what a build for `board` would stop on, before anything is trained."""
+
+
+def prefixed(prefix: str, files: dict[str, str]) -> dict[str, str]:
+    """The same files under a folder of the project (main/ of an ESP-IDF project)."""
+    return {prefix + rel: text for rel, text in files.items()}
