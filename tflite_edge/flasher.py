@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -392,7 +391,7 @@ class Device:
 
 def _tflm_arena(model: Model) -> dict[str, int] | None:
     """TFLM's arena for the model, measured with the interpreter (None if TFLM cannot run it)."""
-    from .model.inspect import measure_arena
+    from .reference import measure_arena
 
     try:
         a = measure_arena(model)
@@ -407,10 +406,9 @@ def _tflm_crc32(model: Model) -> str | None:
     from .reference import Reference
 
     try:
-        out = Reference(model).run_one(known_input(model))
+        return Reference(model).output_crc32()
     except TFLiteEdgeError:
         return None
-    return f"{zlib.crc32(out.tobytes()):08x}"
 
 
 def _samples(model: Model, inputs: np.ndarray) -> np.ndarray:

@@ -233,17 +233,16 @@ class _Job:
 
     def prepare(self) -> None:
         from . import reference
-        from .model.inspect import measure_arena
 
         if self.rt.interprets and not self.c_array_only:
             self.methods = reference.resolver_methods(self.model)  # UnsupportedOpError names the op
             # In a child process: TFLM trusts the flatbuffer, a bad one must not kill us.
-            measured = measure_arena(self.model)
+            measured = reference.measure_arena(self.model)
             self.tflm_arena = measured
             self.arena = arena_size(measured.total, measured.head, measured.tail)
         else:
             try:
-                self.tflm_arena = measure_arena(self.model)
+                self.tflm_arena = reference.measure_arena(self.model)
             except TFLiteEdgeError as err:
                 self.notes.append(f"note: no TFLM arena for comparison: {err}")
         if self.c_array_only:

@@ -153,9 +153,9 @@ def test_host_row_times_both_runtimes_on_equal_outputs(smoke):
 
 
 def test_compression_rows_agree_with_tflm_and_keras(smoke, digits):
+    from tflite_edge.data import quantize_inputs
     from tflite_edge.model import load_model
     from tflite_edge.reference import Reference
-    from tflite_edge.validation import quantize_inputs
 
     result, base, _ = smoke
     rows = {d["variant"]: d for d in _rows(result, "compression")}

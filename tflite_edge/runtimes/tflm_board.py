@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-import zlib
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from ..errors import ModelError, ProtocolError, TFLiteEdgeError
 from ..model import known_input
 from ..protocol import format_record, parse_line
+from ..reference import crc32
 
 HOST_CLOCK_HZ = 1_000_000_000  # the host boards count nanoseconds
 
@@ -57,7 +57,7 @@ def tflm_board(model_path: str, runs: int, board: str = "host") -> None:
     for i in range(runs):
         y, ns = invoke(x)
         emit("run", i=i, cycles=ns, us=round(ns / 1000))
-        emit("out", i=i, crc32=f"{zlib.crc32(y):08x}")
+        emit("out", i=i, crc32=crc32(y))
     emit("done", runs=runs)
     emit("ready")
     answered = 0
@@ -74,7 +74,7 @@ def tflm_board(model_path: str, runs: int, board: str = "host") -> None:
             emit("error", msg="bad_length" if record["n"] != t_in.nbytes else "bad_hex")
             continue
         y, ns = invoke(np.frombuffer(data, dtype=t_in.dtype).reshape(t_in.shape))
-        emit("result", i=answered, cycles=ns, crc32=f"{zlib.crc32(y):08x}", hex=y.hex())
+        emit("result", i=answered, cycles=ns, crc32=crc32(y), hex=y.hex())
         answered += 1
 
 
