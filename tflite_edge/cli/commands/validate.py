@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from . import print_json, show_progress
+from ..options import print_json, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
-    from ..runtimes import runtime_names
+    from ...runtimes import runtime_names
 
     p = sub.add_parser(
         "validate",
@@ -37,16 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..data import load_npz
-    from ..files import check_output_path
-    from ..validation import validate
+    from ...data import load_npz
+    from ...files import check_output_path
+    from ...validation import validate
 
     if args.out:  # before the board runs, not after
         check_output_path(args.out)
     x, y = load_npz(args.data)
     keras_model = None
     if args.keras:
-        from ..optimize import load_keras
+        from ...optimize import load_keras
 
         keras_model = load_keras(args.keras)
     bar = None

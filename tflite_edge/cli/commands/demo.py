@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import positive
+from ..options import positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
-    from ..boards import DEFAULT_BOARD
-    from ..demo import DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SPARSITY, DEMO_FILES
-    from ..runtimes import runtime_names
+    from ...boards import DEFAULT_BOARD
+    from ...demo import DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SPARSITY, DEMO_FILES
+    from ...runtimes import runtime_names
 
     p = sub.add_parser(
         "demo",
@@ -83,7 +83,7 @@ def _sparsity(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ...demo import run_demo
 
     def stage(msg: str) -> None:
         if not args.quiet:

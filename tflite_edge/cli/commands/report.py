@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import TFLiteEdgeError
+from ...errors import TFLiteEdgeError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..reporting import render_report, report
+    from ...reporting import render_report, report
 
     markdown_file = args.out is not None and args.out.suffix.lower() in (".md", ".markdown")
     fmt = "md" if args.markdown or markdown_file else "html"

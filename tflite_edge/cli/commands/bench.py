@@ -10,7 +10,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `bench` sub-command."""
-    from ..benchmark import DEFAULT_BOARDS
+    from ...benchmark import DEFAULT_BOARDS
 
     p = subparsers.add_parser(
         "bench",
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..benchmark import bench, write_markdown
+    from ...benchmark import bench, write_markdown
 
     if args.markdown_only:
         path = write_markdown(args.out, args.markdown)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import positive, print_json, show_progress
+from ..options import positive, print_json, show_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..protocol import monitor
+    from ...protocol import monitor
 
     echo = None
     if show_progress(args):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, TFLiteEdgeError
-from . import print_json, show_progress
+from ...errors import DataError, TFLiteEdgeError
+from ..options import print_json, show_progress
 
 _DATA_KEYS = "x_train, y_train [, x_test, y_test] [, x_rep]"
 
@@ -97,7 +97,7 @@ def _check_output(path: Path) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from ..optimize import convert
+    from ...optimize import convert
 
     out = Path(args.output)
     _check_output(out)
@@ -134,7 +134,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..model.inspect import inspect
+    from ...model.inspect import inspect
 
     report = inspect(args.model)
     if args.json:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `render` sub-command."""
-    from ..boards import DEFAULT_BOARD
-    from ..runtimes import runtime_names
+    from ...boards import DEFAULT_BOARD
+    from ...runtimes import runtime_names
 
     p = subparsers.add_parser(
         "render",
@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..project import render
-    from . import print_json, stage_printer
+    from ...project import render
+    from ..options import print_json, stage_printer
 
     stage = stage_printer(args)
     if stage:

@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import positive, print_json, show_progress, stage_printer
+from ..options import positive, print_json, show_progress, stage_printer
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `boards`, `build`, `flash` and `run` sub-commands."""
-    from ..boards import DEFAULT_BOARD
-    from ..flasher import DEFAULT_TIMEOUT
-    from ..runtimes import runtime_names
+    from ...boards import DEFAULT_BOARD
+    from ...flasher import DEFAULT_TIMEOUT
+    from ...runtimes import runtime_names
 
     p = subparsers.add_parser(
         "boards",
@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _boards(args: argparse.Namespace) -> int:
-    from ..boards import boards, get_board
+    from ...boards import boards, get_board
 
     if args.check:
         board = get_board(args.check)
@@ -155,7 +155,7 @@ def _kib(n: int) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..builder import build
+    from ...builder import build
 
     stage = stage_printer(args)
     if stage:
@@ -179,8 +179,8 @@ def _echo(args: argparse.Namespace) -> Any:
 
 
 def _flash(args: argparse.Namespace) -> int:
-    from ..files import check_output_path
-    from ..flasher import flash
+    from ...files import check_output_path
+    from ...flasher import flash
 
     if args.results:  # before minutes of building and flashing, not after
         check_output_path(args.results)
@@ -209,10 +209,10 @@ def _flash(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..data import load_npy, split_samples
-    from ..files import check_output_path
-    from ..flasher import run
-    from ..model import load_model
+    from ...data import load_npy, split_samples
+    from ...files import check_output_path
+    from ...flasher import run
+    from ...model import load_model
 
     check_output_path(args.output)
     inputs = load_npy(args.input)
@@ -267,7 +267,7 @@ def _save_npy(path: Path, array: Any) -> None:
 
     import numpy as np
 
-    from ..files import write_atomic
+    from ...files import write_atomic
 
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
