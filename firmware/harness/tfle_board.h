@@ -19,6 +19,10 @@ int tfle_board_getc(void);           /* blocking read of one byte from the conso
 uint32_t tfle_board_cycles(void);    /* free-running cycle counter; wraps; differences count */
 uint32_t tfle_board_clock_hz(void);  /* the rate `cycles` is converted to time at (us field) */
 
+/* Optional: a board built with -DTFLE_BOARD_YIELD defines this, and the harness calls it after
+ * each timed run's records (ESP-IDF: lets the idle task feed the task watchdog). */
+void tfle_board_yield(void);
+
 #ifdef __cplusplus
 }
 #endif

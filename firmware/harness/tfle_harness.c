@@ -1,5 +1,7 @@
-/* The AOT harness: runs the compiled model and speaks the TFLE serial protocol v1
- * (PROTOCOL.md in this folder) over the board's console.
+/* The harness: the one board-side implementation of the TFLE serial protocol v1 (PROTOCOL.md
+ * in this folder), linked into every firmware whatever runs the model (the AOT compiler's C,
+ * TensorFlow Lite Micro, ...). It talks to the board only through tfle_board.h and to the
+ * model only through the model API (PROTOCOL.md, "How a runtime plugs in").
  *
  * At boot: `hello`; TFLE_RUNS timed inferences on tfle_known_input, each followed by its
  * `run` record (cycles of tfle_model_invoke alone: no printing, and the cost of reading the
@@ -14,7 +16,13 @@
 #include "tfle_board.h"
 #include "tfle_crc32.h"
 #include "tfle_input.h"
+/* The model API header: the AOT compiler's tfle_model.h unless the runtime names its own
+ * (TFLM: -DTFLE_MODEL_HEADER='"model_settings.h"'). */
+#ifdef TFLE_MODEL_HEADER
+#include TFLE_MODEL_HEADER
+#else
 #include "tfle_model.h"
+#endif
 
 #ifndef TFLE_RUNS
 #define TFLE_RUNS 10
@@ -25,10 +33,28 @@
 #ifndef TFLE_RUNTIME_NAME
 #define TFLE_RUNTIME_NAME "aot"
 #endif
+/* What `hello` reports as ram= and flash=: compile-time constants for AOT; a runtime that
+ * knows them only once set up (TFLM: arena_used_bytes()) defines these as expressions. */
+#ifndef TFLE_RAM_BYTES
+#define TFLE_RAM_BYTES TFLE_ARENA_BYTES
+#endif
+#ifndef TFLE_FLASH_BYTES
+#define TFLE_FLASH_BYTES TFLE_WEIGHT_BYTES
+#endif
+/* Room in the command buffer for noise before `TFLE` (a half line left by a reset). The TFLM
+ * firmware has always had 64 bytes of it, the AOT firmware none. */
+#ifndef TFLE_LINE_SLACK
+#define TFLE_LINE_SLACK 0
+#endif
+/* Per-layer records with -DTFLE_PROFILE or -DTFLE_PROFILE=1; TFLM's settings say 0 for off. */
+#if defined(TFLE_PROFILE) && (TFLE_PROFILE + 0)
+#define PROFILED_RUNS 1
+#endif
 
 /* The longest command the host sends: "TFLE 1 in n=<up to 10 digits> hex=<2 * input bytes>". */
-#define LINE_CAPACITY \
-  (sizeof("TFLE 1 in n=") - 1 + 10 + sizeof(" hex=") - 1 + 2 * (size_t)TFLE_INPUT_BYTES)
+#define LINE_CAPACITY                                                                     \
+  (sizeof("TFLE 1 in n=") - 1 + 10 + sizeof(" hex=") - 1 + 2 * (size_t)TFLE_INPUT_BYTES + \
+   (size_t)TFLE_LINE_SLACK)
 #define LAYER_SLOTS (TFLE_NUM_LAYERS > 0 ? TFLE_NUM_LAYERS : 1)
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -120,7 +146,8 @@ static int layer_op_index[LAYER_SLOTS];
 static const char *layer_op_name[LAYER_SLOTS];
 static int layers_seen;
 
-/* Called by tfle_model_invoke after each layer when the model is built with TFLE_PROFILE. */
+/* Called by tfle_model_invoke after each layer when the model is built with profiling: the
+ * layer's cycles are those since the previous layer ended (or the profiled run began). */
 void tfle_profile_layer(int layer, int op_index, const char *op_name) {
   if (!profiling) return;
   const uint32_t cycles = since(layer_mark);
@@ -133,13 +160,19 @@ void tfle_profile_layer(int layer, int op_index, const char *op_name) {
   layer_mark = tfle_board_cycles(); /* the bookkeeping above is nobody's layer */
 }
 
+/* Called as a layer starts by a runtime whose layers do not follow each other directly (an
+ * interpreter's dispatch between them): the gap is then nobody's layer either. */
+void tfle_profile_layer_start(void) {
+  if (profiling) layer_mark = tfle_board_cycles();
+}
+
 static uint32_t timed_invoke(const int8_t *in, int *status) {
   const uint32_t start = tfle_board_cycles();
   *status = tfle_model_invoke(in, output);
   return since(start);
 }
 
-#ifdef TFLE_PROFILE
+#ifdef PROFILED_RUNS
 /* A second, profiled inference of the same input: the timed one stays free of the probes. */
 static void profile_run(uint32_t run, const int8_t *in) {
   layers_seen = 0;
@@ -265,13 +298,22 @@ static void run_command(const char *args, uint32_t *results) {
 int main(void) {
   tfle_board_init();
   calibrate();
+#ifdef TFLE_MODEL_INIT
+  /* A runtime that sets up before its first inference (TFLM: the interpreter and its arena)
+   * says why it cannot, and the board says nothing more. */
+  const char *problem = TFLE_MODEL_INIT();
+  if (problem != NULL) {
+    report_error(problem);
+    return 1;
+  }
+#endif
 
   begin("hello");
   field_str("board", TFLE_BOARD_NAME);
   field_str("runtime", TFLE_RUNTIME_NAME);
   field_str("model", TFLE_MODEL_SHA8);
-  field_u32("ram", (uint32_t)TFLE_ARENA_BYTES);
-  field_u32("flash", (uint32_t)TFLE_WEIGHT_BYTES);
+  field_u32("ram", (uint32_t)(TFLE_RAM_BYTES));
+  field_u32("flash", (uint32_t)(TFLE_FLASH_BYTES));
   field_u32("clock_hz", tfle_board_clock_hz());
   field_u32("in_bytes", (uint32_t)TFLE_INPUT_BYTES);
   field_u32("out_bytes", (uint32_t)TFLE_OUTPUT_BYTES);
@@ -289,13 +331,16 @@ int main(void) {
     field_u32("cycles", cycles);
     field_u32("us", cycles_to_us(cycles));
     end();
-#ifdef TFLE_PROFILE
+#ifdef PROFILED_RUNS
     profile_run(run, tfle_known_input);
 #endif
     begin("out");
     field_u32("i", run);
     field_crc32(output, TFLE_OUTPUT_BYTES);
     end();
+#ifdef TFLE_BOARD_YIELD
+    tfle_board_yield();
+#endif
   }
   begin("done");
   field_u32("runs", (uint32_t)TFLE_RUNS);
