@@ -1,7 +1,7 @@
-"""The AOT runtime's extra int8 ops (tflite_edge/aot_extra.py, firmware/kernels/tfle_extra*.c).
+"""The AOT runtime's extra int8 ops (tflite_edge/compiler/ops/, firmware/kernels/, tfle_extra.h).
 
 Every expected value comes from the real TFLM interpreter (tflite-micro package):
-- kernel tests call the C kernels through ctypes with parameters computed by aot_extra from a
+- kernel tests call the C kernels through ctypes with parameters computed by the op modules from a
   converted single-op model, over seeded random quantizations (rewritten into the flatbuffer)
   and every int8 input value, and two-input ADD/MUL with broadcasting;
 - end-to-end tests compile single-op and small multi-op models with compile_aot, build them
@@ -22,7 +22,14 @@ import pytest
 import opmodels as om
 from tflite_edge import compiler as aot
 from tflite_edge import reference
-from tflite_edge.compiler import extra as aot_extra
+from tflite_edge.compiler import params as kernel_params
+from tflite_edge.compiler.ops import activations as activations_op
+from tflite_edge.compiler.ops import concatenation as concatenation_op
+from tflite_edge.compiler.ops import elementwise as elementwise_op
+from tflite_edge.compiler.ops import pad as pad_op
+from tflite_edge.compiler.ops import quantize as quantize_op
+from tflite_edge.compiler.ops import reduce as reduce_op
+from tflite_edge.compiler.ops import space_batch as space_batch_op
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import known_input, load_model
 
@@ -146,17 +153,17 @@ def space_to_batch_expected(data, x, shape, block, pads, zero_point) -> np.ndarr
 
 
 def struct_class(name: str) -> type[ctypes.Structure]:
-    """A ctypes mirror of one tfle_extra.h struct, from aot_extra.STRUCTS."""
+    """A ctypes mirror of one kernel parameter struct, from kernel_params.STRUCTS."""
     fields = []
-    for field, kind, count in aot_extra.STRUCTS[name]:
-        base = ctypes.c_int32 if kind == "i" else ctypes.c_float
+    for field, kind, count in kernel_params.STRUCTS[name]:
+        base = {"i": ctypes.c_int32, "f": ctypes.c_float, "p": ctypes.c_void_p}[kind]
         fields.append((field, base * count if count > 1 else base))
     return type(name, (ctypes.Structure,), {"_fields_": fields})
 
 
 def struct(name: str, values: dict) -> ctypes.Structure:
     s = struct_class(name)()
-    for field, _, count in aot_extra.STRUCTS[name]:
+    for field, _, count in kernel_params.STRUCTS[name]:
         v = values[field]
         setattr(s, field, (type(getattr(s, field)))(*v) if count > 1 else v)
     return s
@@ -297,10 +304,11 @@ def unary_models() -> dict[str, bytes]:
 
 
 def test_struct_layouts_match_the_header(tmp_path):
-    """aot_extra.STRUCTS (C initializers, ctypes mirrors) agrees with tfle_extra.h's layout."""
-    lines = ['#include <stdio.h>', '#include <stddef.h>', '#include "tfle_extra.h"',
-             "int main(void) {"]  # fmt: skip
-    for name, fields in aot_extra.STRUCTS.items():
+    """kernel_params.STRUCTS (C initializers, ctypes mirrors) agrees with the headers' layout."""
+    headers = sorted(set(kernel_params.STRUCT_HEADERS.values()))
+    lines = ['#include <stdio.h>', '#include <stddef.h>',
+             *[f'#include "{h}"' for h in headers], "int main(void) {"]  # fmt: skip
+    for name, fields in kernel_params.STRUCTS.items():
         lines.append(f'printf("{name} %u\\n", (unsigned)sizeof({name}));')
         for field, _, _ in fields:
             lines.append(f'printf("{name}.{field} %u\\n", (unsigned)offsetof({name}, {field}));')
@@ -314,7 +322,7 @@ def test_struct_layouts_match_the_header(tmp_path):
     c_side = dict(
         line.split() for line in subprocess.check_output([str(exe)], text=True).split("\n") if line
     )
-    for name, fields in aot_extra.STRUCTS.items():
+    for name, fields in kernel_params.STRUCTS.items():
         cls = struct_class(name)
         assert int(c_side[name]) == ctypes.sizeof(cls), name
         for field, _, _ in fields:
@@ -331,19 +339,19 @@ def _run_unary_case(lib, data, op, x):
     expected = reference.Reference(data).run_one(x.reshape(xt.shape))
     if op == "LOGISTIC" or op == "TANH":
         ours = unary(lib, f"tfle_{op.lower()}_s8", "tfle_sigmoid_params",
-                     aot_extra.sigmoid_params(xt), x)  # fmt: skip
+                     activations_op.sigmoid_params(xt), x)  # fmt: skip
     elif op == "RELU":
         ours = unary(lib, "tfle_requant_s8", "tfle_requant_params",
-                     aot_extra.requant_params(xt, y, relu=True), x)  # fmt: skip
+                     quantize_op.requant_params(xt, y, relu=True), x)  # fmt: skip
     elif op == "RELU6":
-        lo, hi = aot_extra.relu6_bounds(xt)
+        lo, hi = activations_op.relu6_bounds(xt)
         ours = unary(lib, "tfle_clamp_s8", None, (x.size, lo, hi), x)
     elif op == "LEAKY_RELU":
         ours = unary(lib, "tfle_leaky_relu_s8", "tfle_leaky_relu_params",
-                     aot_extra.leaky_relu_params(xt, y, o.options["alpha"]), x)  # fmt: skip
+                     activations_op.leaky_relu_params(xt, y, o.options["alpha"]), x)  # fmt: skip
     elif op == "HARD_SWISH":
         ours = unary(lib, "tfle_hard_swish_s8", "tfle_hard_swish_params",
-                     aot_extra.hard_swish_params(xt, y), x)  # fmt: skip
+                     activations_op.hard_swish_params(xt, y), x)  # fmt: skip
     else:
         raise AssertionError(op)
     return ours.reshape(expected.shape), expected
@@ -400,7 +408,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         ):
             for chunk in xs.reshape(-1, 16):
                 ours = unary(lib, "tfle_quantize_f32_s8", "tfle_affine_params",
-                             aot_extra.affine_params(yt, 16), chunk)  # fmt: skip
+                             quantize_op.affine_params(yt, 16), chunk)  # fmt: skip
                 assert np.array_equal(ours, ref.run_one(chunk).ravel()), (so, zo)
 
         # int8 -> int8: the same QUANTIZE with its input retyped to int8, every input value
@@ -411,7 +419,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         )
         _, _, (xt,), yt = first_op(data)
         ref = reference.Reference(data)
-        p = {**aot_extra.requant_params(xt, yt), "size": 16}
+        p = {**quantize_op.requant_params(xt, yt), "size": 16}
         for chunk in ALL_INT8.reshape(-1, 16):
             ours = unary(lib, "tfle_requant_s8", "tfle_requant_params", p, chunk)
             assert np.array_equal(ours, ref.run_one(chunk).ravel()), (si, zi, so, zo)
@@ -423,7 +431,7 @@ def test_quantize_dequantize_kernels(lib, unary_models):
         ref = reference.Reference(data)
         for chunk in ALL_INT8.reshape(-1, 16):
             ours = unary(lib, "tfle_dequantize_s8_f32", "tfle_affine_params",
-                         aot_extra.affine_params(xt, 16), chunk, out_dtype=np.float32)  # fmt: skip
+                         quantize_op.affine_params(xt, 16), chunk, out_dtype=np.float32)  # fmt: skip
             assert ours.tobytes() == ref.run_one(chunk).astype(np.float32).tobytes(), (si, zi)
 
 
@@ -457,9 +465,9 @@ def test_binary_kernel_broadcasting(lib, binary_models, case):
     data = binary_models[case]
     m, o, (a, b), y = first_op(data)
     act = o.options.get("fusedActivationFunction")
-    fn = aot_extra.add_params if op == "ADD" else aot_extra.mul_params
+    fn = elementwise_op.add_params if op == "ADD" else elementwise_op.mul_params
     params = struct(f"tfle_{op.lower()}_params", fn(a, b, y, act))
-    bcast = struct("tfle_bcast", aot_extra.broadcast_params(a.shape, b.shape, y.shape))
+    bcast = struct("tfle_bcast", elementwise_op.broadcast_params(a.shape, b.shape, y.shape))
     # the model's inputs are in the order the converter chose; map them to op inputs
     in_order = [list(m.inputs).index(a.index), list(m.inputs).index(b.index)]
     rng = np.random.default_rng(case)
@@ -511,13 +519,13 @@ def test_reduce_kernel(lib, mean_models, case):
     for cfg in configs:
         data = base if cfg is None else requantized(base, cfg)
         _, _, (xt, _), yt = first_op(data)
-        shape = aot_extra.reduce_shape(xt.shape, aot_extra.resolve_axes(axes.data, len(xt.shape)))
+        shape = reduce_op.reduce_shape(xt.shape, reduce_op.resolve_axes(axes.data, len(xt.shape)))
         xs = rng.integers(-128, 128, size=(8, *xt.shape[1:]), dtype=np.int8)
         expected = reference.Reference(data).run(xs)
         for xi, ei in zip(xs, expected, strict=True):
             ours = np.zeros(yt.size, np.int8)
             if o.op == "MEAN":
-                p = aot_extra.mean_params(xt, yt, shape["num_reduced"])
+                p = reduce_op.mean_params(xt, yt, shape["num_reduced"])
                 lib("tfle_mean_s8", struct("tfle_mean_params", p),
                     struct("tfle_reduce_shape", shape), np.ascontiguousarray(xi), ours)  # fmt: skip
             else:
@@ -637,7 +645,7 @@ def test_generated_concatenation(lib, templates, tmp_path):
         x1 = rng.integers(-128, 128, size=s1, dtype=np.int8)
         x2 = rng.integers(-128, 128, size=s2, dtype=np.int8)
         expected = tflm_run(data, feeds_for(load_model(data), ins, [x1, x2]))
-        outer, copy = aot_extra.concat_params([tuple(s1), tuple(s2)], tuple(so), axis, 1)
+        outer, copy = concatenation_op.concat_params([tuple(s1), tuple(s2)], tuple(so), axis, 1)
         ours = np.zeros(int(np.prod(so)), np.int8)
         lib("tfle_concat", 2, (ctypes.c_void_p * 2)(ptr(x1), ptr(x2)),
             np.array(copy, np.int32), outer, ours)  # fmt: skip
@@ -662,7 +670,7 @@ def test_generated_pad(lib, templates, tmp_path):
         _, _, (xt, pt), yt = first_op(data)
         xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
         expected = reference.Reference(data).run_one(xs)
-        params = aot_extra.pad_params(tuple(shape), pt.data, int(yt.quantization.zero_point[0]))
+        params = pad_op.pad_params(tuple(shape), pt.data, int(yt.quantization.zero_point[0]))
         ours = np.zeros(int(np.prod(out)), np.int8)
         lib("tfle_pad_s8", struct("tfle_pad_params", params), xs.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (shape, p.tolist())
@@ -697,7 +705,9 @@ def test_generated_space_batch(lib, templates, op, tmp_path):
                 before = int(rng.integers(0, total + 1))
                 pad.append([before, total - before])
             shape = [int(np.prod(blk)) * int(rng.integers(1, 3)), *spatial, c]
-        out = aot_extra.space_batch_output_shape(kind, tuple(shape), np.array(blk), np.array(pad))
+        out = space_batch_op.space_batch_output_shape(
+            kind, tuple(shape), np.array(blk), np.array(pad)
+        )
         data = reshaped(base, {x.index: shape, y.index: out}, {block.index: blk, pads.index: pad})
         xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
         zp = int(y.quantization.zero_point[0])
@@ -705,7 +715,7 @@ def test_generated_space_batch(lib, templates, op, tmp_path):
             expected = space_to_batch_expected(data, xs, shape, blk, pad, zp)
         else:
             expected = tflm_run(data, [xs]).ravel()
-        params = aot_extra.space_batch_params(tuple(shape), out, blk, pad, zp)
+        params = space_batch_op.space_batch_params(tuple(shape), out, blk, pad, zp)
         ours = np.zeros(int(np.prod(out)), np.int8)
         lib(f"tfle_{kind}_s8", struct("tfle_space_batch_params", params), xs.ravel(), ours)
         assert np.array_equal(ours, expected), (shape, blk, pad)
@@ -743,9 +753,11 @@ def test_generated_binary(lib, templates, op, tmp_path):
         x1 = rng.integers(-128, 128, size=s1, dtype=np.int8)
         x2 = rng.integers(-128, 128, size=s2, dtype=np.int8)
         expected = tflm_run(data, feeds_for(mm, [at, bt], [x1, x2]))
-        fn = aot_extra.add_params if op == "ADD" else aot_extra.mul_params
+        fn = elementwise_op.add_params if op == "ADD" else elementwise_op.mul_params
         params = struct(f"tfle_{op.lower()}_params", fn(at, bt, yt, act))
-        bcast = struct("tfle_bcast", aot_extra.broadcast_params(tuple(s1), tuple(s2), tuple(so)))
+        bcast = struct(
+            "tfle_bcast", elementwise_op.broadcast_params(tuple(s1), tuple(s2), tuple(so))
+        )
         ours = np.zeros(int(np.prod(so)), np.int8)
         lib(f"tfle_{op.lower()}_s8", params, bcast, x1.ravel(), x2.ravel(), ours)
         assert np.array_equal(ours, expected.ravel()), (s1, s2, act, q1, q2, qo)
@@ -767,7 +779,7 @@ def test_generated_reduce(lib, templates, op, tmp_path):
         if rng.random() < 0.2:
             ax.append(ax[0])
         keep = bool(rng.random() < 0.5)
-        resolved = aot_extra.resolve_axes(ax, r)
+        resolved = reduce_op.resolve_axes(ax, r)
         out = [1 if d in resolved else n for d, n in enumerate(shape) if keep or d not in resolved]
         data = reshaped(base, {x.index: shape, y.index: out}, {axes.index: ax},
                         options={"keepDims": keep})  # fmt: skip
@@ -777,10 +789,10 @@ def test_generated_reduce(lib, templates, op, tmp_path):
         _, _, (xt, _), yt = first_op(data)
         xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
         expected = tflm_run(data, [xs])
-        rshape = struct("tfle_reduce_shape", aot_extra.reduce_shape(tuple(shape), resolved))
+        rshape = struct("tfle_reduce_shape", reduce_op.reduce_shape(tuple(shape), resolved))
         ours = np.zeros(max(int(np.prod(out)), 1), np.int8)
         if op == "MEAN":
-            p = aot_extra.mean_params(xt, yt, int(np.prod([shape[d] for d in resolved])))
+            p = reduce_op.mean_params(xt, yt, int(np.prod([shape[d] for d in resolved])))
             lib("tfle_mean_s8", struct("tfle_mean_params", p), rshape, xs.ravel(), ours)
         else:
             lib("tfle_reduce_max_s8", rshape, xs.ravel(), ours)
