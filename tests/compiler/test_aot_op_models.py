@@ -10,6 +10,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from aot_ops_models import (
+    build_e2e_models,
+    build_lib,
+    build_templates,
+    build_unary_models,
+)
 from aot_ops_support import (
     ACTIVATIONS,
     EXTRA_SOURCES,
@@ -43,6 +49,32 @@ from tflite_edge.model import known_input, load_model
 #
 # One converted model per op serves as a template; a seeded generator rewrites its shapes,
 # constant operands and options in the flatbuffer, and TFLM judges each variant.
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """The extra kernels built for the host (aot_ops_models.build_lib)."""
+    return build_lib(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def unary_models():
+    """aot_ops_models.build_unary_models() (built once per session)."""
+    return build_unary_models()
+
+
+@pytest.fixture(scope="module")
+def templates():
+    """aot_ops_models.build_templates() (built once per session)."""
+    return build_templates()
+
+
+@pytest.fixture(scope="module")
+def e2e_models():
+    """aot_ops_models.build_e2e_models() (built once per session)."""
+    return build_e2e_models()
 
 
 def test_generated_concatenation(lib, templates, tmp_path):

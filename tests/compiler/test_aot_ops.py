@@ -1,12 +1,10 @@
-"""The AOT runtime's extra int8 ops, kernel by kernel (tflite_edge/compiler/ops/, firmware/kernels/, tfle_extra.h).
+"""The AOT runtime's extra int8 ops, kernel by kernel (tflite_edge/compiler/ops/, tfle_extra.h).
 
-Every expected value comes from the real TFLM interpreter (tflite-micro package):
-- kernel tests call the C kernels through ctypes with parameters computed by the op modules from a
-  converted single-op model, over seeded random quantizations (rewritten into the flatbuffer)
-  and every int8 input value, and two-input ADD/MUL with broadcasting;
-- end-to-end tests compile single-op and small multi-op models with compile_aot, build them
-  for the host and compare with TFLM on random inputs;
-- the kernels and a generated model also build for Cortex-M4 and Cortex-M3.
+Every expected value comes from the real TFLM interpreter (tflite-micro package): the
+kernel tests call the C kernels through ctypes with parameters computed by the op modules
+from a converted single-op model, over seeded random quantizations (rewritten into the
+flatbuffer) and every int8 input value, and two-input ADD/MUL with broadcasting. Compiled
+models (end to end, Cortex-M builds, emulated boards) are tested in test_aot_op_models.py.
 """
 
 from __future__ import annotations
@@ -16,6 +14,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from aot_ops_models import (
+    build_binary_models,
+    build_lib,
+    build_mean_models,
+    build_unary_models,
+)
 from aot_ops_support import (
     ALL_INT8,
     BINARY_CASES,
@@ -39,6 +43,32 @@ from tflite_edge.compiler.ops import activations as activations_op
 from tflite_edge.compiler.ops import elementwise as elementwise_op
 from tflite_edge.compiler.ops import quantize as quantize_op
 from tflite_edge.compiler.ops import reduce as reduce_op
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """The extra kernels built for the host (aot_ops_models.build_lib)."""
+    return build_lib(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def unary_models():
+    """aot_ops_models.build_unary_models() (built once per session)."""
+    return build_unary_models()
+
+
+@pytest.fixture(scope="module")
+def binary_models():
+    """aot_ops_models.build_binary_models() (built once per session)."""
+    return build_binary_models()
+
+
+@pytest.fixture(scope="module")
+def mean_models():
+    """aot_ops_models.build_mean_models() (built once per session)."""
+    return build_mean_models()
 
 
 def test_struct_layouts_match_the_header(tmp_path):

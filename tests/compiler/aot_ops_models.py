@@ -1,12 +1,14 @@
-"""Fixtures of the compiler tests: the extra kernels built for the host and the converted
-single-op and multi-op models (session-scoped: converting them is slow)."""
+"""What the extra-op tests' fixtures return: the extra kernels built for the host, and the
+converted single-op and multi-op models, each set built once per session (functools.cache)
+however many test modules use it, since converting is slow. (Not a conftest.py: tests
+elsewhere import names from tests/conftest.py as `conftest`.)"""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 
 import numpy as np
-import pytest
 from aot_ops_support import (
     BINARY_CASES,
     EXTRA_SOURCES,
@@ -23,8 +25,7 @@ from aot_ops_support import (
 import opmodels as om
 
 
-@pytest.fixture(scope="session")
-def lib(tmp_path_factory) -> Kernels:
+def build_lib(tmp_path_factory) -> Kernels:
     """libtfle_extra.so built from the kernel sources with the host gcc (warnings are errors)."""
     out = tmp_path_factory.mktemp("extra") / "libtfle_extra.so"
     cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-shared",
@@ -34,8 +35,8 @@ def lib(tmp_path_factory) -> Kernels:
     return Kernels(out)
 
 
-@pytest.fixture(scope="session")
-def unary_models() -> dict[str, bytes]:
+@functools.cache
+def build_unary_models() -> dict[str, bytes]:
     """One converted model per unary op, the op applied directly to the int8 input."""
     import tensorflow as tf
 
@@ -71,8 +72,8 @@ def unary_models() -> dict[str, bytes]:
     return out
 
 
-@pytest.fixture(scope="session")
-def binary_models() -> list[bytes]:
+@functools.cache
+def build_binary_models() -> list[bytes]:
     out = []
     for i, (op, s1, s2, act, ranges) in enumerate(BINARY_CASES):
         fn = (lambda t: t[0] + t[1]) if op == "ADD" else (lambda t: t[0] * t[1])
@@ -82,8 +83,8 @@ def binary_models() -> list[bytes]:
     return out
 
 
-@pytest.fixture(scope="session")
-def mean_models() -> list[bytes]:
+@functools.cache
+def build_mean_models() -> list[bytes]:
     import tensorflow as tf
 
     k = om.keras()
@@ -95,8 +96,8 @@ def mean_models() -> list[bytes]:
     return out
 
 
-@pytest.fixture(scope="session")
-def templates(binary_models, mean_models) -> dict[str, bytes]:
+@functools.cache
+def build_templates() -> dict[str, bytes]:
     import tensorflow as tf
 
     k = om.keras()
@@ -119,8 +120,9 @@ def templates(binary_models, mean_models) -> dict[str, bytes]:
         (7, 6, 2),
     )
     out = {"CONCATENATION": concat, "PAD": pad, "SPACE_TO_BATCH_ND": only_op(s2b, 0),
-           "BATCH_TO_SPACE_ND": only_op(s2b, 1), "ADD": binary_models[0],
-           "MUL": binary_models[4], "MEAN": mean_models[0], "REDUCE_MAX": mean_models[4]}  # fmt: skip
+           "BATCH_TO_SPACE_ND": only_op(s2b, 1), "ADD": build_binary_models()[0],
+           "MUL": build_binary_models()[4], "MEAN": build_mean_models()[0],
+           "REDUCE_MAX": build_mean_models()[4]}  # fmt: skip
     for op, data in out.items():
         assert om.op_names(data) == [op], (op, om.op_names(data))
     return out
@@ -202,8 +204,8 @@ def _e2e_models() -> dict[str, tuple]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def e2e_models() -> dict[str, bytes]:
+@functools.cache
+def build_e2e_models() -> dict[str, bytes]:
     import tensorflow as tf
 
     k = om.keras()
