@@ -13,7 +13,7 @@ static inline int8_t requantize(const tfle_conv_params *p, int32_t sum, const in
                                 const int32_t *mult, const int8_t *shift, int32_t ch) {
   const int32_t q = p->per_channel ? ch : 0;
   int32_t acc = tfle_wrap_add(bias[ch], sum);
-  acc = tfle_mbqm(acc, mult[q], shift[q]);
+  acc = tfle_quant_mul(acc, mult[q], shift[q]);
   acc += p->output_offset;
   return (int8_t)tfle_clamp_i32(acc, p->act_min, p->act_max);
 }

@@ -426,7 +426,7 @@ TFLE_ALWAYS_INLINE int8_t tfle_out(const tfle_requant *r, const tfle_channel *c,
   return tfle_out_c(r, c, acc, TFLE_CLAMP_ANY);
 }
 
-/* The blocked GEMM of tfle_fc.c (also used for convolutions over gathered windows):
+/* The blocked GEMM of tfle_fully_connected.c (also used for convolutions over gathered windows):
  * y[m * y_stride + n] = requantized x[m] . w[n] over k values, m < rows, n < n_out. */
 void tfle_gemm_s8(const int8_t *x, int32_t rows, int32_t k, const int8_t *w, int32_t n_out,
                   const tfle_requant *r, int8_t *y, int32_t y_stride);

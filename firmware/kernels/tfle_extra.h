@@ -3,9 +3,13 @@
  * Portable C99, no dynamic allocation, bit-exact with TensorFlow Lite Micro's reference
  * kernels (same fixed-point requantization, same gemmlowp logistic/tanh, same hard-swish
  * int16 path, same integer MEAN, same float rounding in QUANTIZE/DEQUANTIZE). Every parameter
- * that TFLM computes in Prepare() is computed at compile time by tflite_edge/aot_extra.py and
+ * that TFLM computes in Prepare() is computed at compile time by tflite_edge/compiler/ops/ and
  * passed in a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS
  * dimensions, padded with leading 1s.
+ *
+ * Implementations, one file per op family: tfle_add_mul.c, tfle_quantize.c (QUANTIZE,
+ * DEQUANTIZE, RELU), tfle_activations.c, tfle_reduce.c, tfle_concatenation.c, tfle_pad.c,
+ * tfle_space_batch.c.
  */
 #ifndef TFLE_EXTRA_H
 #define TFLE_EXTRA_H

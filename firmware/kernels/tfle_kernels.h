@@ -8,7 +8,7 @@
  * most about 1.3 KB of stack (TFLE_GATHER_BYTES, TFLE_SPARSE_WINDOW, TFLE_DW_BAND_WORDS). Tensors are NHWC
  * int8; filters are OHWI (conv), 1HWO (depthwise), OI (fully connected), or the packed
  * layouts below. Requantization multipliers/shifts are per output channel when per_channel
- * is 1, else one value applies to every channel. Called from the code that tflite_edge.aot
+ * is 1, else one value applies to every channel. Called from the code that tflite_edge.compiler
  * generates; parameter blocks are `static const` (flash).
  *
  * `bias` is the folded bias of each output channel: the model's bias plus input_offset times
@@ -94,7 +94,7 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
 /* Specialised DEPTHWISE_CONV_2D for depth_multiplier == 1: four channels at a time.
  * `packed` is the filter by blocks of four channels: for each block, tap after tap (filter
  * order), the block's four weights; then the last channels (fewer than four), tap after tap
- * (4-byte aligned, written by tflite_edge.aot). `bias_raw` as for tfle_conv2d_rows_s8.
+ * (4-byte aligned, written by tflite_edge.compiler). `bias_raw` as for tfle_conv2d_rows_s8.
  * Each block of four channels reads its input through a copy padded with the input zero
  * point, TFLE_DW_BAND_WORDS * 4 bytes of stack, when the rows of one output row's windows
  * fit in it; otherwise clipped windows take the slower path with `bias_raw`. */
@@ -129,7 +129,7 @@ void tfle_fully_connected_sparse_s8(const tfle_fc_params *p, const int8_t *input
 /* Packed weights for the GEMM kernels: each output channel's weights (a row of k values in
  * filter order, OHWI or OI) run on with zeros to k4, a multiple of 4; channels 2j and 2j + 1
  * are interleaved 4 bytes at a time (4 of row 2j, 4 of row 2j + 1, ...); an odd last channel
- * follows alone (4-byte aligned; tflite_edge.aot writes this layout). The convolution
+ * follows alone (4-byte aligned; tflite_edge.compiler writes this layout). The convolution
  * gathers the windows of two output pixels (im2col) on the stack, so it takes windows of
  * k4 <= TFLE_GATHER_BYTES / 2 values (2.5 * TFLE_GATHER_BYTES bytes of stack: the pair as
  * sign-extended halfwords, and one window); so does a fully connected layer whose in_depth is

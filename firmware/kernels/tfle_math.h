@@ -82,7 +82,7 @@ static inline int tfle_clz32(uint32_t x) {
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: (a * b * 2) >> 32, rounded, saturated. */
-static inline int32_t tfle_srdhm(int32_t a, int32_t b) {
+static inline int32_t tfle_doubling_high_mul(int32_t a, int32_t b) {
   int64_t ab;
   int64_t nudge;
   if (a == b && a == INT32_MIN) return INT32_MAX;
@@ -93,7 +93,7 @@ static inline int32_t tfle_srdhm(int32_t a, int32_t b) {
 }
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero. */
-static inline int32_t tfle_rdbpot(int32_t x, int exponent) {
+static inline int32_t tfle_div_pow2_round(int32_t x, int exponent) {
   const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
@@ -101,19 +101,19 @@ static inline int32_t tfle_rdbpot(int32_t x, int exponent) {
 }
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT for a run-time exponent of either sign. */
-static inline int32_t tfle_srmbpot(int32_t x, int exponent) {
+static inline int32_t tfle_mul_pow2_sat(int32_t x, int exponent) {
   if (exponent > 0) {
     const int32_t threshold = (int32_t)((1u << (31 - exponent)) - 1u);
     if (x > threshold) return INT32_MAX;
     if (x < -threshold) return INT32_MIN;
     return tfle_wrap_shl(x, exponent);
   }
-  if (exponent < 0) return tfle_rdbpot(x, -exponent);
+  if (exponent < 0) return tfle_div_pow2_round(x, -exponent);
   return x;
 }
 
 /* TFLM MultiplyByQuantizedMultiplier: x * multiplier * 2^(shift - 31), rounded. */
-static inline int32_t tfle_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+static inline int32_t tfle_quant_mul(int32_t x, int32_t multiplier, int32_t shift) {
 #if TFLE_SINGLE_ROUNDING
   const int total_shift = 31 - shift;
   const int64_t round = (int64_t)1 << (total_shift - 1);
@@ -121,17 +121,18 @@ static inline int32_t tfle_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
 #else
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
-  return tfle_rdbpot(tfle_srdhm(tfle_wrap_shl(x, left_shift), multiplier), right_shift);
+  return tfle_div_pow2_round(tfle_doubling_high_mul(tfle_wrap_shl(x, left_shift), multiplier),
+                             right_shift);
 #endif
 }
 
-/* tfle_mbqm for the kernels' hot path: the same result for every multiplier but INT32_MIN
+/* tfle_quant_mul for the kernels' hot path: the same result for every multiplier but INT32_MIN
  * (quantized multipliers are in [0, 2^31), so that case never arises). SRDHM's nudge-and-
  * truncate equals (a * b + 2^30) >> 31 for every product (one SMLAL on Cortex-M), and neither
  * shift needs a branch on the sign of `shift`. */
 static inline int32_t tfle_requantize(int32_t x, int32_t multiplier, int32_t shift) {
 #if TFLE_SINGLE_ROUNDING
-  return tfle_mbqm(x, multiplier, shift);
+  return tfle_quant_mul(x, multiplier, shift);
 #else
   const int32_t left_shift = shift & ~(shift >> 31); /* max(shift, 0) */
   const int32_t right_shift = left_shift - shift;    /* max(-shift, 0) */
@@ -144,20 +145,20 @@ static inline int32_t tfle_requantize(int32_t x, int32_t multiplier, int32_t shi
 }
 
 /* TFLM MultiplyByQuantizedMultiplierGreaterThanOne (left_shift >= 0). */
-static inline int32_t tfle_mbqm_gt_one(int32_t x, int32_t multiplier, int32_t left_shift) {
+static inline int32_t tfle_quant_mul_gt_one(int32_t x, int32_t multiplier, int32_t left_shift) {
 #if TFLE_SINGLE_ROUNDING
-  return tfle_mbqm(x, multiplier, left_shift);
+  return tfle_quant_mul(x, multiplier, left_shift);
 #else
-  return tfle_srdhm(tfle_wrap_shl(x, left_shift), multiplier);
+  return tfle_doubling_high_mul(tfle_wrap_shl(x, left_shift), multiplier);
 #endif
 }
 
 /* TFLM MultiplyByQuantizedMultiplierSmallerThanOneExp (left_shift <= 0). */
-static inline int32_t tfle_mbqm_lt_one(int32_t x, int32_t multiplier, int32_t left_shift) {
+static inline int32_t tfle_quant_mul_lt_one(int32_t x, int32_t multiplier, int32_t left_shift) {
 #if TFLE_SINGLE_ROUNDING
-  return tfle_mbqm(x, multiplier, left_shift);
+  return tfle_quant_mul(x, multiplier, left_shift);
 #else
-  return tfle_rdbpot(tfle_srdhm(x, multiplier), -left_shift);
+  return tfle_div_pow2_round(tfle_doubling_high_mul(x, multiplier), -left_shift);
 #endif
 }
 
@@ -177,13 +178,15 @@ static inline int32_t tfle_exp_on_interval_between_negative_one_quarter_and_0_ex
   const int32_t constant_term = 1895147668;    /* exp(-1/8) */
   const int32_t constant_1_over_3 = 715827883; /* 1/3 */
   const int32_t x = tfle_wrap_add(a, (int32_t)1 << 28);
-  const int32_t x2 = tfle_srdhm(x, x);
-  const int32_t x3 = tfle_srdhm(x2, x);
-  const int32_t x4 = tfle_srdhm(x2, x2);
-  const int32_t x4_over_4 = tfle_rdbpot(x4, 2);
-  const int32_t poly = tfle_rdbpot(
-      tfle_wrap_add(tfle_srdhm(tfle_wrap_add(x4_over_4, x3), constant_1_over_3), x2), 1);
-  return tfle_wrap_add(constant_term, tfle_srdhm(constant_term, tfle_wrap_add(x, poly)));
+  const int32_t x2 = tfle_doubling_high_mul(x, x);
+  const int32_t x3 = tfle_doubling_high_mul(x2, x);
+  const int32_t x4 = tfle_doubling_high_mul(x2, x2);
+  const int32_t x4_over_4 = tfle_div_pow2_round(x4, 2);
+  const int32_t poly = tfle_div_pow2_round(
+      tfle_wrap_add(tfle_doubling_high_mul(tfle_wrap_add(x4_over_4, x3), constant_1_over_3), x2),
+      1);
+  return tfle_wrap_add(constant_term,
+                       tfle_doubling_high_mul(constant_term, tfle_wrap_add(x, poly)));
 }
 
 /* exp(a) (Q0 result) for a <= 0 given with `integer_bits` integer bits. */
@@ -195,14 +198,14 @@ static inline int32_t tfle_exp_on_negative_values(int32_t a, int integer_bits) {
   const int32_t mask = one_quarter - 1;
   const int32_t a_mod_quarter_minus_one_quarter = (a & mask) - one_quarter;
   int32_t result = tfle_exp_on_interval_between_negative_one_quarter_and_0_excl(
-      tfle_srmbpot(a_mod_quarter_minus_one_quarter, integer_bits));
+      tfle_mul_pow2_sat(a_mod_quarter_minus_one_quarter, integer_bits));
   const int32_t remainder = tfle_wrap_sub(a_mod_quarter_minus_one_quarter, a);
   int exponent;
   for (exponent = -2; exponent <= 4; exponent++) {
     if (integer_bits > exponent) {
       const int shift_amount = fractional_bits + exponent;
       if (remainder & ((int32_t)1 << shift_amount)) {
-        result = tfle_srdhm(result, multipliers[exponent + 2]);
+        result = tfle_doubling_high_mul(result, multipliers[exponent + 2]);
       }
     }
   }
@@ -221,16 +224,16 @@ static inline int32_t tfle_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
   const int32_t constant_neg_32_over_17 = -1010580540; /* Q2 */
   const int32_t one_q2 = (int32_t)1 << 29;
   int32_t x = tfle_wrap_add(constant_48_over_17,
-                            tfle_srdhm(half_denominator, constant_neg_32_over_17));
+                            tfle_doubling_high_mul(half_denominator, constant_neg_32_over_17));
   int i;
   for (i = 0; i < 3; i++) {
-    const int32_t half_denominator_times_x = tfle_srdhm(half_denominator, x);
+    const int32_t half_denominator_times_x = tfle_doubling_high_mul(half_denominator, x);
     const int32_t one_minus = tfle_wrap_sub(one_q2, half_denominator_times_x);
     /* Rescale<2> of a Q4 product: multiply by 2^(4 - 2) with saturation */
-    x = tfle_wrap_add(x, tfle_srmbpot(tfle_srdhm(x, one_minus), 2));
+    x = tfle_wrap_add(x, tfle_mul_pow2_sat(tfle_doubling_high_mul(x, one_minus), 2));
   }
   /* ExactMulByPot<-1> then Rescale<0> from Q1: multiply by 2^1 with saturation */
-  return tfle_srmbpot(x, 1);
+  return tfle_mul_pow2_sat(x, 1);
 }
 
 /* TFLM GetReciprocal: 1 / x for x with x_integer_digits integer bits. */

@@ -19,18 +19,18 @@ void tfle_softmax_s8(const tfle_softmax_params *p, const int8_t *input, int8_t *
     for (c = 0; c < p->depth; c++) {
       const int32_t diff = (int32_t)in[c] - max_in_row;
       if (diff >= p->diff_min) {
-        const int32_t scaled = tfle_mbqm_gt_one(diff, p->input_multiplier, p->input_left_shift);
+        const int32_t scaled = tfle_quant_mul_gt_one(diff, p->input_multiplier, p->input_left_shift);
         const int32_t e = tfle_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
-        sum_of_exps = tfle_wrap_add(sum_of_exps, tfle_rdbpot(e, ACCUMULATION_INTEGER_BITS));
+        sum_of_exps = tfle_wrap_add(sum_of_exps, tfle_div_pow2_round(e, ACCUMULATION_INTEGER_BITS));
       }
     }
     shifted_scale = tfle_get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS, &num_bits_over_unit);
     for (c = 0; c < p->depth; c++) {
       const int32_t diff = (int32_t)in[c] - max_in_row;
       if (diff >= p->diff_min) {
-        const int32_t scaled = tfle_mbqm_gt_one(diff, p->input_multiplier, p->input_left_shift);
+        const int32_t scaled = tfle_quant_mul_gt_one(diff, p->input_multiplier, p->input_left_shift);
         const int32_t e = tfle_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
-        const int32_t unsat = tfle_rdbpot(tfle_srdhm(shifted_scale, e), num_bits_over_unit + 31 - 8);
+        const int32_t unsat = tfle_div_pow2_round(tfle_doubling_high_mul(shifted_scale, e), num_bits_over_unit + 31 - 8);
         out[c] = (int8_t)tfle_clamp_i32(unsat - 128, -128, 127);
       } else {
         out[c] = -128;

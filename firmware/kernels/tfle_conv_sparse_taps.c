@@ -1,8 +1,8 @@
 /* Sparse CONV_2D over gathered windows: only the nonzero weights are multiplied.
  *
  * The windows of four output pixels are gathered (im2col, padding taps as the input zero
- * point, as tfle_gemm.c does) into a stack buffer interleaved byte by byte, so one word holds
- * tap k of all four pixels; each nonzero weight of a channel then costs one load of its tap
+ * point, as tfle_conv_fc_packed.c does) into a stack buffer interleaved byte by byte, so one
+ * word holds tap k of all four pixels; each nonzero weight of a channel then costs one load of its tap
  * position, one of its value, one of the four pixels' inputs and four multiply-accumulates.
  * Bit-exact with TFLM through the folded bias (tfle_kernels.h), like the dense kernels. */
 #include "tfle_dsp.h"

@@ -1,5 +1,5 @@
-/* FULLY_CONNECTED with weights in their own OI layout (the packed kernels are in tfle_gemm.c)
- * and sparse, int8, per-tensor or per-channel requantization.
+/* FULLY_CONNECTED with weights in their own OI layout (the packed kernels are in
+ * tfle_conv_fc_packed.c) and sparse, int8, per-tensor or per-channel requantization.
  * Bit-exact with TFLM's reference_integer_ops::FullyConnected / FullyConnectedPerChannel.
  * `bias` is the folded bias (see tfle_kernels.h); weights have zero point 0, as TFLM's int8
  * weights always do, so the inner loop is sum(w * x). */

@@ -1,56 +1,8 @@
-/* tflite-edge: data-movement kernels (CONCATENATION, PAD, SPACE_TO_BATCH_ND,
- * BATCH_TO_SPACE_ND). They copy values without arithmetic, as TFLM's int8 reference kernels do.
- */
+/* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, int8 (values moved without arithmetic, as
+ * TFLM's reference kernels). */
 #include "tfle_extra.h"
 
 #include <string.h>
-
-void tfle_concat(int32_t n_inputs, const void *const *inputs, const int32_t *copy_bytes,
-         int32_t outer, void *y) {
-  unsigned char *out = (unsigned char *)y;
-  int32_t row, i;
-  for (row = 0; row < outer; ++row) {
-    for (i = 0; i < n_inputs; ++i) {
-      const unsigned char *in = (const unsigned char *)inputs[i];
-      const size_t n = (size_t)copy_bytes[i];
-      memcpy(out, in + (size_t)row * n, n);
-      out += n;
-    }
-  }
-}
-
-void tfle_pad_s8(const tfle_pad_params *p, const int8_t *x, int8_t *y) {
-  int32_t out_dims[TFLE_X_MAX_DIMS], out_strides[TFLE_X_MAX_DIMS], idx[TFLE_X_MAX_DIMS];
-  int32_t total = 1, rows = 1, d, r;
-  const int32_t inner = p->in_dims[TFLE_X_MAX_DIMS - 1];
-  for (d = TFLE_X_MAX_DIMS - 1; d >= 0; --d) {
-    out_dims[d] = p->before[d] + p->in_dims[d] + p->after[d];
-    out_strides[d] = total;
-    total *= out_dims[d];
-  }
-  memset(y, (unsigned char)(int8_t)p->pad_value, (size_t)total);
-  for (d = 0; d < TFLE_X_MAX_DIMS - 1; ++d) {
-    rows *= p->in_dims[d];
-    idx[d] = 0;
-  }
-  if (inner == 0) {
-    return;
-  }
-  /* copy each innermost input row to its place in the output */
-  for (r = 0; r < rows; ++r) {
-    int32_t off = p->before[TFLE_X_MAX_DIMS - 1];
-    for (d = 0; d < TFLE_X_MAX_DIMS - 1; ++d) {
-      off += (idx[d] + p->before[d]) * out_strides[d];
-    }
-    memcpy(y + off, x + (size_t)r * (size_t)inner, (size_t)inner);
-    for (d = TFLE_X_MAX_DIMS - 2; d >= 0; --d) {
-      if (++idx[d] < p->in_dims[d]) {
-        break;
-      }
-      idx[d] = 0;
-    }
-  }
-}
 
 /* Padding takes p->pad_value, the output zero point (a real 0, as TensorFlow Lite pads).
  * TFLM means the same (SpaceToBatchParams.output_offset) but never sets it, so its padding is

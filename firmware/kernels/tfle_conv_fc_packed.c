@@ -1,5 +1,5 @@
 /* CONV_2D and FULLY_CONNECTED as GEMMs over packed weights (tfle_kernels.h describes the
- * layout, which tflite_edge.aot writes at compile time).
+ * layout, which tflite_edge.compiler writes at compile time).
  *
  * A convolution gathers the windows of two output pixels into a small stack buffer (im2col),
  * interleaved word by word the way the weights of two output channels are, so that the inner

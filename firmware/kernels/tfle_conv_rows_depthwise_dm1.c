@@ -1,5 +1,8 @@
-/* The common CONV_2D and DEPTHWISE_CONV_2D shapes, specialised (tflite_edge.aot picks them at
- * compile time; tfle_conv.c keeps the general kernels for everything else).
+/* The common CONV_2D and DEPTHWISE_CONV_2D shapes, specialised (tflite_edge.compiler picks
+ * them at compile time; tfle_conv.c keeps the general kernels for everything else): CONV_2D
+ * with groups == 1 whose filter rows are contiguous in the input (tfle_conv2d_rows_s8), and
+ * DEPTHWISE_CONV_2D with depth multiplier 1 (tfle_depthwise_conv2d_dm1_s8). They share one
+ * file because splitting it changes GCC's inlining, and so the instruction counts.
  *
  * Bit-exact with TFLM's reference kernels, like tfle_conv.c: a window inside the image sums
  * w * x and adds the folded bias (see tfle_kernels.h); a window clipped by the padding sums
@@ -130,7 +133,7 @@ void tfle_conv2d_rows_s8(const tfle_conv_params *p, const int8_t *input, const i
 
 /* ------------------------------------------------------- DEPTHWISE_CONV_2D, multiplier 1
  *
- * The filter comes packed (tflite_edge.aot, see tfle_kernels.h): for each block of four
+ * The filter comes packed (tflite_edge.compiler, see tfle_kernels.h): for each block of four
  * channels, tap after tap, the block's four weights; then the last channels (fewer than
  * four), tap after tap. Four channels are multiplied at once (SXTB16 and the halfword
  * multiply-accumulates), their requantization set up once per block; a 3x3 window inside the

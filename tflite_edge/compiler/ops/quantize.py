@@ -1,0 +1,58 @@
+"""QUANTIZE (float32 -> int8 and int8 -> int8) and DEQUANTIZE (int8 -> float32)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...model import Tensor
+from ...model.quant import quantize_multiplier, quantize_value, tensor_scale, tensor_zero_point
+from ..operands import require_quantized_int8
+from ..params import EXTRA_HEADER, declare_struct, ints
+from ..registry import EmitContext, register_op
+
+declare_struct(
+    "tfle_affine_params", [*ints("size zero_point"), ("scale", "f", 1)], header=EXTRA_HEADER
+)
+
+
+def requant_params(inp: Tensor, out: Tensor, *, relu: bool = False) -> dict:
+    """tfle_requant_params: QUANTIZE int8->int8 (Requantize) or RELU (CalculateReluOpData)."""
+    m, s = quantize_multiplier(float(tensor_scale(inp)) / float(tensor_scale(out)))
+    out_zp = tensor_zero_point(out)
+    lo = max(-128, quantize_value(0.0, tensor_scale(out), out_zp)) if relu else -128
+    return {
+        "size": inp.size,
+        "input_zp": tensor_zero_point(inp),
+        "output_zp": out_zp,
+        "multiplier": m,
+        "shift": s,
+        "act_min": lo,
+        "act_max": 127,
+    }
+
+
+def affine_params(t: Tensor, size: int) -> dict:
+    """tfle_affine_params: the int8 side's scale (float32) and zero point."""
+    return {"size": size, "zero_point": tensor_zero_point(t), "scale": float(tensor_scale(t))}
+
+
+@register_op("QUANTIZE")
+def _emit_quantize(ctx: EmitContext) -> str:
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    require_quantized_int8(ctx, y)
+    if x.dtype == np.float32:
+        p = ctx.param_struct("quant", "tfle_affine_params", affine_params(y.tensor, y.size))
+        return f"tfle_quantize_f32_s8(&{p}, {x.expr}, {y.expr});"
+    require_quantized_int8(ctx, x)
+    p = ctx.param_struct("requant", "tfle_requant_params", requant_params(x.tensor, y.tensor))
+    return f"tfle_requant_s8(&{p}, {x.expr}, {y.expr});"
+
+
+@register_op("DEQUANTIZE")
+def _emit_dequantize(ctx: EmitContext) -> str:
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    require_quantized_int8(ctx, x)
+    if y.dtype != np.float32:
+        ctx.unsupported(f"DEQUANTIZE to {y.dtype} (only int8 -> float32)")
+    p = ctx.param_struct("dequant", "tfle_affine_params", affine_params(x.tensor, x.size))
+    return f"tfle_dequantize_s8_f32(&{p}, {x.expr}, {y.expr});"
