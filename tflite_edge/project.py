@@ -328,12 +328,11 @@ class _Job:
             "scratch_margin": a.scratch_margin,
             "arena_bytes": a.bytes,
         }
-        main = "tflm/main.cc.j2" if family_of(self.board).makefile else "esp_idf/main.cc.j2"
         files = self.c_array(cpp=True)
         files.update(self.known_input_files("model_settings.h"))
         files["model_settings.h"] = self.render("tflm/model_settings.h.j2", **settings)
         files["op_resolver.h"] = self.render("tflm/op_resolver.h.j2", methods=self.methods)
-        files["main.cc"] = self.render(main, array=self.array_name)
+        files["main.cc"] = self.render("tflm/main.cc.j2", array=self.array_name)
         return files
 
     def esp_project(self, srcs: list[str], *, aot: bool = False) -> dict[str, str]:
@@ -352,7 +351,8 @@ class _Job:
                 *(["TFLE_PROFILE=1"] if self.profile else []),
             ]
             if aot
-            else [],
+            # The TFLM model side names its model API header; the harness yields between runs.
+            else ['TFLE_MODEL_HEADER=\\"model_settings.h\\"', "TFLE_BOARD_YIELD=1"],
             "cpu_mhz": b.clock_hz // 1_000_000,
             "main_stack": ESP_MAIN_STACK,
             "baud": b.baud,
@@ -364,16 +364,22 @@ class _Job:
             "main/idf_component.yml": self.render("esp_idf/idf_component.yml.j2", **ctx),
         }
 
-    def esp_aot_sources(self) -> dict[str, str]:
-        """The AOT harness and kernels, copied so that the ESP-IDF project stands alone."""
-        from .compiler import kernel_include_dir
-
-        files = {}
+    def esp_harness_sources(self) -> dict[str, str]:
+        """The harness and the ESP board functions, copied so that the ESP-IDF project stands
+        alone."""
         harness = firmware_dir() / "harness"
-        for src in sorted([*harness.glob("*.[ch]"), *kernel_include_dir().glob("*.[ch]")]):
-            files[src.name] = src.read_text()
+        files = {src.name: src.read_text() for src in sorted(harness.glob("*.[ch]"))}
         rx = max(1024, 2 * self.model.input_tensors[0].nbytes + 256)
         files["tfle_board_esp.c"] = self.render("esp_idf/tfle_board_esp.c.j2", rx_buffer=rx)
+        return files
+
+    def esp_aot_sources(self) -> dict[str, str]:
+        """The harness, the ESP board functions and the kernels of an AOT ESP-IDF project."""
+        from .compiler import kernel_include_dir
+
+        files = self.esp_harness_sources()
+        for src in sorted(kernel_include_dir().glob("*.[ch]")):
+            files[src.name] = src.read_text()
         return files
 
     def compile_aot(self, where: Path):

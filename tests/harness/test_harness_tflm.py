@@ -90,11 +90,6 @@ def test_no_rendered_tflm_file_speaks_the_protocol(board, tmp_path, models_dir):
     assert all(speaks_the_protocol(p.read_text()) for p in HARNESS_SRCS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs tflite_edge/project.py to copy the harness into the ESP-IDF TFLM project "
-    "(esp_harness_sources); remove this marker with that change",
-)
 def test_esp_idf_tflm_project_carries_the_one_harness(tmp_path, models_dir):
     out = tmp_path / "esp"
     res = render(models_dir / "kws_ref_model.tflite", out_dir=out, board="esp32s3", runtime="tflm")

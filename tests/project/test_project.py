@@ -302,13 +302,22 @@ def check_esp_idf_project(board, model, tflm_projects, name=None):
     assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top[2][1][0])
 
     main = cmake_commands((out / "main" / "CMakeLists.txt").read_text())
-    assert [c for c, _ in main] == ["idf_component_register"]
+    assert [c for c, _ in main] == ["idf_component_register", "target_compile_definitions"]
     args = main[0][1]
     srcs = args[args.index("SRCS") + 1 : args.index("INCLUDE_DIRS")]
-    assert sorted(srcs) == ["main.cc", "model_data.cc", "tfle_input.c"]
+    assert sorted(srcs) == [
+        "main.cc",
+        "model_data.cc",
+        "tfle_board_esp.c",
+        "tfle_crc32.c",
+        "tfle_harness.c",
+        "tfle_input.c",
+    ]
     for src in srcs:
         assert (out / "main" / src).is_file()
     assert args[args.index("INCLUDE_DIRS") + 1] == "."
+    # The harness reads TFLM's model API header and yields to the idle task between runs.
+    assert main[1][1][2:] == ['TFLE_MODEL_HEADER="model_settings.h"', "TFLE_BOARD_YIELD=1"]
 
     manifest = yaml.safe_load((out / "main" / "idf_component.yml").read_text())
     deps = manifest["dependencies"]
@@ -324,14 +333,14 @@ def check_esp_idf_project(board, model, tflm_projects, name=None):
     assert int(cfg["CONFIG_ESP_MAIN_TASK_STACK_SIZE"]) >= 8192
     assert cfg["CONFIG_ESP_CONSOLE_UART_DEFAULT"] == "y"
 
-    main_cc = (out / "main" / "main.cc").read_text()
+    board_c = (out / "main" / "tfle_board_esp.c").read_text()
     for call in (
-        "esp_timer_get_time()",
         "esp_cpu_get_cycle_count()",
         "uart_read_bytes(",
-        'extern "C" void app_main(void)',
+        "vTaskDelay(1)",
+        "void app_main(void)",
     ):
-        assert call in main_cc
+        assert call in board_c
     check_resolver(out / "main", model)
     measured = Reference(model).arena().total
     assert measured <= declared_arena(out / "main") <= 1.25 * measured

@@ -457,31 +457,35 @@ void vTaskDelay(const TickType_t xTicksToDelay);
 
 
 def test_esp_idf_main_compiles_against_the_idf_api(tflm_projects, models_dir, tmp_path):
-    """The ESP-IDF harness against declarations with ESP-IDF 5's signatures (syntax and types)."""
+    """The ESP-IDF TFLM project against declarations with ESP-IDF 5's signatures (syntax and
+    types): the TFLM model side (main.cc), the harness and the ESP board functions."""
     out, _ = tflm_projects(models_dir / "kws_ref_model.tflite", board="esp32s3")
     tflm = stub_tflm_checkout(tmp_path / "tflm", models_dir / "kws_ref_model.tflite", ())
     for rel, text in ESP_STUBS.items():
         (tmp_path / "idf" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "idf" / rel).write_text(text)
-    check_ok(
-        run(
-            [
-                "g++",
-                "-std=c++17",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-fsyntax-only",
-                "-I",
-                str(out / "main"),
-                "-I",
-                str(tflm),
-                "-I",
-                str(tmp_path / "idf"),
-                str(out / "main" / "main.cc"),
-            ]
+    main = cmake_commands((out / "main" / "CMakeLists.txt").read_text())
+    defines = [f"-D{d}" for d in main[1][1][2:]]
+    includes = ["-I", str(out / "main"), "-I", str(tflm), "-I", str(tmp_path / "idf")]
+    for src, driver in (
+        ("main.cc", ["g++", "-std=c++17"]),
+        ("tfle_harness.c", ["gcc", "-std=gnu11"]),
+        ("tfle_board_esp.c", ["gcc", "-std=gnu11"]),
+    ):
+        check_ok(
+            run(
+                [
+                    *driver,
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-fsyntax-only",
+                    *defines,
+                    *includes,
+                    str(out / "main" / src),
+                ]
+            )
         )
-    )
 
 
 ESP_STUB_IMPL = """

@@ -44,7 +44,9 @@ class TflmRuntime(Runtime):
 
     def esp_idf_project(self, job: Any, stage: Path) -> dict[str, str]:
         files = prefixed("main/", job.tflm_sources())
-        files.update(job.esp_project(["main.cc", "model_data.cc", "tfle_input.c"]))
+        files.update(prefixed("main/", job.esp_harness_sources()))
+        srcs = sorted(Path(rel).name for rel in files if rel.endswith((".c", ".cc")))
+        files.update(job.esp_project(srcs))
         return files
 
     def board_process(
