@@ -139,14 +139,19 @@ def tflm_library(tmp_path_factory):
     return get
 
 
-def read_until_answer(proc: subprocess.Popen, seconds: float) -> list[str]:
-    """Lines from the board until its answer to one `in` command, killed after `seconds`."""
+def read_until_answer(proc: subprocess.Popen, command: bytes, seconds: float) -> list[str]:
+    """Lines from the board until its answer to `command`, sent once the board is `ready`
+    (the emulated UART drops what arrives before the firmware reads it); killed after
+    `seconds`."""
     timer = threading.Timer(seconds, os.killpg, (proc.pid, signal.SIGTERM))
     timer.start()
     lines = []
     try:
         for raw in proc.stdout:
             lines.append(raw.decode(errors="replace"))
+            if lines[-1].startswith("TFLE 1 ready"):
+                proc.stdin.write(command)
+                proc.stdin.flush()
             if lines[-1].startswith(("TFLE 1 result", "TFLE 1 error")):
                 break
     finally:
@@ -189,9 +194,8 @@ def test_real_tflm_firmware_speaks_through_the_harness(tflm_library, tmp_path, m
         start_new_session=True,
     )
     try:
-        proc.stdin.write(f"TFLE 1 in n={x.size} hex={x.tobytes().hex()}\n".encode())
-        proc.stdin.flush()
-        lines = read_until_answer(proc, 120)
+        command = f"TFLE 1 in n={x.size} hex={x.tobytes().hex()}\n".encode()
+        lines = read_until_answer(proc, command, 120)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
