@@ -189,8 +189,8 @@ def run_demo(
         runs=runs,
         convert_only=convert_only,
     )
+    from . import convert
     from .files import write_atomic
-    from .optimize import convert
 
     stage = on_stage or (lambda _msg: None)
     out = Path(out_dir)
@@ -273,9 +273,7 @@ def run_demo(
 
 
 def _deploy(result: DemoResult, float_model, test, *, board, runtime, runs, stage, progress):
-    from .flasher import flash
-    from .reporting import report
-    from .validation import validate
+    from . import flash, report, validate
 
     out = result.out_dir
     stage(f"compiling for {board} ({runtime}), flashing, reading latency over serial")

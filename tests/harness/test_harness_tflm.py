@@ -8,6 +8,9 @@ firmware for qemu-m4 and checks its records against the TFLM interpreter of the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import importlib.util
 import os
 import re
@@ -16,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import zlib
 from pathlib import Path
@@ -123,20 +127,36 @@ def tflm_dir() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def tflm_library(tmp_path_factory):
-    """A GENDIR per board for TFLM's library, shared by the session: built once, re-linked.
+def tflm_library():
+    """A GENDIR per board for TFLM's library: built once, then re-linked by TFLM's own make.
 
-    $TFLM_GENDIR names one from an earlier build of the same board (a project's build/tflm/).
+    It lives in the temporary folder, one per user, TFLM tree and board, like the compiler's
+    kernel objects (TFLM's Makefile decides what is stale), so a second run of the suite does
+    not rebuild it; $TFLM_GENDIR names another (a project's build/tflm/). Callers hold
+    `locked(gen)` while they build, for two sessions at once.
     """
-    dirs: dict[str, Path] = {}
 
     def get(board: str) -> Path:
-        if board not in dirs:
-            given = os.environ.get("TFLM_GENDIR")
-            dirs[board] = Path(given) if given else tmp_path_factory.mktemp(f"tflm-{board}")
-        return dirs[board]
+        given = os.environ.get("TFLM_GENDIR")
+        if given:
+            return Path(given)
+        key = hashlib.sha256(f"{tflm_dir()}|{board}".encode()).hexdigest()[:16]
+        gen = Path(tempfile.gettempdir()) / f"tflite-edge-tflm-{os.getuid()}" / key
+        gen.mkdir(parents=True, exist_ok=True)
+        return gen
 
     return get
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """An exclusive lock on `folder` (a lock file beside it) for as long as the block runs."""
+    with open(folder.parent / f"{folder.name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_until_answer(proc: subprocess.Popen, command: bytes, seconds: float) -> list[str]:
@@ -181,7 +201,8 @@ def test_real_tflm_firmware_speaks_through_the_harness(tflm_library, tmp_path, m
     # TFLM's Makefile calls `python3` (numpy, Pillow) while it parses: this interpreter's.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     make = ["make", "-s", "-C", str(out), f"TFLM_DIR={tflm}", f"TFLM_GEN={gen}/"]
-    built = run(make, env=env)
+    with locked(gen):
+        built = run(make, env=env)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
 
     x = np.random.default_rng(5).integers(-128, 128, m.input_tensors[0].nbytes, dtype=np.int8)
