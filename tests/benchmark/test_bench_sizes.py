@@ -9,6 +9,7 @@ import pytest
 
 from tflite_edge.benchmark import object_sizes
 from tflite_edge.benchmark import sizes as sizes_module
+from tflite_edge.boards import boards_of
 
 
 def _size_a(path) -> dict[str, int]:
@@ -34,7 +35,7 @@ def _size_a(path) -> dict[str, int]:
     return sizes
 
 
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+@pytest.mark.parametrize("board", sorted(boards_of("qemu")))
 def test_object_sizes_equal_size_minus_a(tmp_path, models_dir, monkeypatch, board):
     from tflite_edge.compiler import compile_aot
 

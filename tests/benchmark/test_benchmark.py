@@ -49,6 +49,7 @@ def _rows(result, table):
 # --------------------------------------------------------------------------- structure
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_every_row_is_a_json_file_written_in_out(smoke):
     result, base, _ = smoke
     out = base / "results"
@@ -63,6 +64,7 @@ def test_every_row_is_a_json_file_written_in_out(smoke):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_smoke_covers_every_table(smoke):
     result, _, _ = smoke
     assert [d["board"] for d in _rows(result, "emulated")] == [SMOKE_BOARD]  # one board only
@@ -75,6 +77,7 @@ def test_smoke_covers_every_table(smoke):
     assert len(_rows(result, "pipeline")) == 1
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_progress_counts_every_step(smoke):
     _, _, messages = smoke
     steps = [m for m in messages if m.startswith("[")]
@@ -82,6 +85,7 @@ def test_progress_counts_every_step(smoke):
     assert [int(re.match(r"\[(\d+)/", m).group(1)) for m in steps] == list(range(1, total + 1))
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_run_document_names_machine_and_plan(smoke):
     result, _, _ = smoke
     (run_doc,) = [d for d in result.docs if d["table"] == "run"]
@@ -95,6 +99,7 @@ def test_run_document_names_machine_and_plan(smoke):
 # --------------------------------------------------------------------------- figures vs references
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_emulated_row_agrees_with_tflm_and_the_model(smoke, models_dir):
     from tflite_edge.model import known_input, load_model
     from tflite_edge.reference import Reference
@@ -123,6 +128,7 @@ def test_emulated_row_agrees_with_tflm_and_the_model(smoke, models_dir):
     assert row["published_ms"] is None  # MLPerf Tiny publishes no figure for hello_world
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_emulated_sizes_agree_with_compile_aot(smoke, models_dir, tmp_path):
     from tflite_edge.compiler import compile_aot
 
@@ -137,6 +143,7 @@ def test_emulated_sizes_agree_with_compile_aot(smoke, models_dir, tmp_path):
     assert row["image_flash_bytes"] > row["object"]["flash"]
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_host_row_times_both_runtimes_on_equal_outputs(smoke):
     result, _, _ = smoke
     (row,) = _rows(result, "host")
@@ -152,6 +159,7 @@ def test_host_row_times_both_runtimes_on_equal_outputs(smoke):
         assert vg is None and row["valgrind_note"] == "Valgrind is not installed"
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_compression_rows_agree_with_tflm_and_keras(smoke, digits):
     from tflite_edge.data import quantize_inputs
     from tflite_edge.model import load_model
@@ -180,6 +188,7 @@ def test_compression_rows_agree_with_tflm_and_keras(smoke, digits):
     assert rows["float"]["tflite_bytes"] > rows["int8_ptq"]["tflite_bytes"]
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_pipeline_stages_add_up(smoke):
     result, _, _ = smoke
     (row,) = _rows(result, "pipeline")
@@ -194,6 +203,7 @@ def test_pipeline_stages_add_up(smoke):
 # --------------------------------------------------------------------------- Markdown
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_markdown_is_regenerated_from_the_json(smoke):
     result, base, _ = smoke
     text = (base / "BENCHMARKS.md").read_text()
@@ -215,6 +225,7 @@ def _tables(text: str) -> dict[str, list[list[str]]]:
     return tables
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_markdown_has_the_four_tables_with_the_measured_figures(smoke):
     result, base, _ = smoke
     text = (base / "BENCHMARKS.md").read_text()
@@ -243,6 +254,7 @@ def test_markdown_has_the_four_tables_with_the_measured_figures(smoke):
     assert pipe[-1][0] == "**total**"
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_published_table_appears_beside_kws_and_quotes_the_readme(smoke, models_dir):
     readme = " ".join((models_dir / "README.md").read_text().split())
     tflm = re.search(r"KWS ([\d.]+) ms, AD ([\d.]+) ms", readme)
@@ -270,6 +282,7 @@ def test_published_table_appears_beside_kws_and_quotes_the_readme(smoke, models_
 # --------------------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_compare_runs_names_each_changed_figure(smoke):
     result, _, _ = smoke
     docs = [d for d in result.docs if d["table"] != "run"]
@@ -373,6 +386,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, models_dir):
     assert proc.returncode == 2 and "no benchmark results" in proc.stderr
 
 
+@pytest.mark.slow  # the smoke run is a whole bench
 def test_cli_markdown_only_regenerates_from_json(smoke, tmp_path):
     import sys
 

@@ -37,6 +37,7 @@ from aot_ops_support import (
 import opmodels as om
 from tflite_edge import compiler as aot
 from tflite_edge import reference
+from tflite_edge.boards import boards_of
 from tflite_edge.compiler.ops import concatenation as concatenation_op
 from tflite_edge.compiler.ops import elementwise as elementwise_op
 from tflite_edge.compiler.ops import pad as pad_op
@@ -381,7 +382,8 @@ def test_kernels_and_generated_model_build_for_cortex_m(e2e_models, tmp_path, fl
         assert obj.stat().st_size > 0
 
 
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m3"])
+@pytest.mark.slow
+@pytest.mark.parametrize("board", sorted(boards_of("qemu")))
 def test_compiled_model_on_emulated_board(e2e_models, tmp_path, board):
     """The firmware project of a model using these ops answers like TFLM on QEMU.
 

@@ -92,6 +92,7 @@ def test_auto_keeps_dense_weights_dense(sparse_cnn, tmp_path, models_dir):
     assert kws.sparse_layers == []
 
 
+@pytest.mark.slow
 def test_converted_digits_models(digits_int8, digits_sparse, tmp_path):
     """Models produced by tflite_edge.convert(): dense and 75 % pruned, both bit-exact, and the
     pruned one smaller in flash than its own dense build."""
@@ -155,6 +156,7 @@ def run_on_qemu(tflite: bytes, board: str, xs: np.ndarray, work: Path, timeout: 
     return np.stack(results)
 
 
+@pytest.mark.slow
 def test_kernels_bit_exact_on_qemu_cortex_m4(sparse_cnn, tmp_path):
     """The Cortex-M4 build (the DSP paths: SXTB16/SMLAD blocks, odd lengths and channel counts,
     clipped windows) of every specialised kernel on the emulated board, against TFLM."""

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run
+from tflite_edge.boards import boards, family_of
 from tflite_edge.model import known_input, load_model
 from tflite_edge.project import render
 from tflite_edge.reference import Reference
@@ -38,6 +39,9 @@ HARNESS_SRCS = [HARNESS / "tfle_harness.c", HARNESS / "tfle_crc32.c"]
 # What only a protocol implementation writes: the record prefix and zlib's CRC-32 polynomial.
 PROTOCOL_MARKS = [re.compile(r"TFLE 1"), re.compile(r"0xedb88320", re.I)]
 TFLM_MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
+
+# every board built with make (QEMU boards, the host), from the registry
+MAKE_BOARDS = [name for name, b in boards().items() if family_of(b).makefile]
 
 
 def speaks_the_protocol(text: str) -> bool:
@@ -67,7 +71,7 @@ def compiled_sources(out: Path, tmp_path: Path) -> list[Path]:
     return srcs
 
 
-@pytest.mark.parametrize("board", ["host", "qemu-m4"])
+@pytest.mark.parametrize("board", MAKE_BOARDS)
 def test_tflm_makefile_compiles_the_one_harness(board, tmp_path, models_dir):
     out = tmp_path / "p"
     render(models_dir / "hello_world_int8.tflite", out_dir=out, board=board, runtime="tflm")
@@ -81,7 +85,7 @@ def test_tflm_makefile_compiles_the_one_harness(board, tmp_path, models_dir):
     assert "-DTFLE_MODEL_HEADER='\"model_settings.h\"'" in make
 
 
-@pytest.mark.parametrize("board", ["host", "qemu-m4"])
+@pytest.mark.parametrize("board", MAKE_BOARDS)
 def test_no_rendered_tflm_file_speaks_the_protocol(board, tmp_path, models_dir):
     out = tmp_path / "p"
     res = render(models_dir / "kws_ref_model.tflite", out_dir=out, board=board, runtime="tflm")
