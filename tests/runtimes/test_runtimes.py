@@ -1,15 +1,10 @@
 """The runtime registry: the CLI's --runtime choices, the errors for an unknown runtime, and
-the Python TFLM board (the tflm runtime on the host) and its records."""
+which runtime starts its own board (test_tflm_host_board.py: the tflm runtime on the host)."""
 
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
-import sys
-import zlib
 
-import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS
@@ -56,7 +51,8 @@ def test_unknown_runtime_lists_the_known_ones(bad):
 
 
 def test_a_runtime_needs_firmware_except_where_it_is_the_board(tmp_path):
-    """Only the tflm runtime on a native board runs without firmware (a Python board)."""
+    """Only the tflm runtime on a native board starts its board itself (the harness it builds
+    with the tflite-micro package's interpreter); elsewhere the board's family flashes."""
     model = SHARED_MODELS / "hello_world_int8.tflite"
     for name in runtime_names():
         runtime = get_runtime(name)
@@ -67,36 +63,3 @@ def test_a_runtime_needs_firmware_except_where_it_is_the_board(tmp_path):
             link = runtime.board_process(board, model, 1, where, lambda ours: None)
             assert link is None, (name, board.name)
             assert not where.exists()
-
-
-def test_the_python_tflm_board_prints_the_harness_records():
-    from tflite_edge.model import known_input
-    from tflite_edge.reference import Reference
-
-    path = SHARED_MODELS / "hello_world_int8.tflite"
-    ref = Reference(path)
-    m = ref.model
-    cmd = [sys.executable, "-m", "tflite_edge.runtimes.tflm_board", "tflm-board", str(path)]
-    x = np.array([[5]], dtype=np.int8)
-    line_in = f"TFLE 1 in n=1 hex={x.tobytes().hex()}\nTFLE 1 in n=2 hex=0102\n"
-    proc = subprocess.run(
-        [*cmd, "--runs", "2", "--board", "host"],
-        input=line_in.encode(),
-        capture_output=True,
-        check=True,
-    )
-    lines = proc.stdout.decode("ascii").splitlines()
-    y0 = ref.run_one(known_input(m)).tobytes()
-    y1 = ref.run_one(x).tobytes()
-    assert lines[0] == (
-        f"TFLE 1 hello board=host runtime=tflm model={m.sha256[:8]} ram={ref.arena().total} "
-        f"flash={len(m.data)} clock_hz=1000000000 in_bytes=1 out_bytes=1"
-    )
-    for i in range(2):
-        assert re.fullmatch(rf"TFLE 1 run i={i} cycles=\d+ us=\d+", lines[1 + 2 * i])
-        assert lines[2 + 2 * i] == f"TFLE 1 out i={i} crc32={zlib.crc32(y0):08x}"
-    assert lines[5:7] == ["TFLE 1 done runs=2", "TFLE 1 ready"]
-    assert re.fullmatch(
-        rf"TFLE 1 result i=0 cycles=\d+ crc32={zlib.crc32(y1):08x} hex={y1.hex()}", lines[7]
-    )
-    assert lines[8:] == ["TFLE 1 error msg=bad_length"]
