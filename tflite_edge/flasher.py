@@ -7,9 +7,9 @@ returns a `Device`: the booted board with its serial port open.
 
 How a board is flashed and reached over serial is its family's business
 (tflite_edge.boards.families: qemu, host, esp-idf); a runtime that needs no firmware on a
-family says so (tflite_edge.runtimes: with `runtime="tflm"` the host board is the TFLM
-interpreter of the tflite-micro package, speaking the same protocol behind the same kind of
-pty, so TFLM and AOT figures come through the same monitor).
+family says so (tflite_edge.runtimes: with `runtime="tflm"` the host board is the one C
+harness with a model side that runs the tflite-micro interpreter in an embedded Python, behind
+the same kind of pty, so TFLM and AOT figures come through the same monitor).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How a running board's serial console is reached: the Link interface, and the processes
-behind a pseudo-terminal that host boards are (the native firmware, the Python TFLM board).
+behind a pseudo-terminal that host boards are (the native firmware: the AOT and TFLM host boards).
 
 Every process started here runs in its own session and is recorded in LIVE until it is
 stopped, so that nothing is left running, whatever ends the program.

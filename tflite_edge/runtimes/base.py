@@ -1,6 +1,6 @@
 """What a runtime decides: what it renders into a project of each layout, what the firmware
 needs measured first, and how it runs on a board family when that differs from building
-firmware (the TFLM interpreter is itself the board on the host)."""
+firmware (TFLM on the host builds and starts its own board)."""
 
 from __future__ import annotations
 
