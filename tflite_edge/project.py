@@ -25,8 +25,9 @@ from .boards import DEFAULT_BOARD, Board, family_of, get_board
 from .errors import OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
-from .resources import firmware_dir, templates_dir
+from .resources import firmware_dir
 from .runtimes import get_runtime
+from .templating import environment, known_input_context
 
 MANIFEST = "tflite-edge.json"
 
@@ -46,7 +47,6 @@ ESP_TFLITE_MICRO = ("espressif/esp-tflite-micro", "^1.3.7")
 ESP_MAIN_STACK = 8192
 
 _C_ARRAY_PER_LINE = 12
-_INPUT_PER_LINE = 16
 _HEX_BYTE = [f"0x{b:02x}" for b in range(256)]
 
 
@@ -227,7 +227,7 @@ class _Job:
         self.aot = None
         self.code_bytes: int | None = None
         self.notes: list[str] = []
-        self._env = _environment()
+        self._env = environment()
 
     # -- checks and measurements that need no output directory
 
@@ -298,13 +298,7 @@ class _Job:
         return f"g_{self.ident}_model"
 
     def known_input_files(self, settings_header: str) -> dict[str, str]:
-        raw = known_input(self.model).tobytes()
-        values = np.frombuffer(raw, dtype=np.int8).tolist()
-        lines = [
-            ", ".join(str(v) for v in values[i : i + _INPUT_PER_LINE])
-            for i in range(0, len(values), _INPUT_PER_LINE)
-        ]
-        ctx = {"settings_header": settings_header, "input_bytes": len(raw), "lines": lines}
+        ctx = known_input_context(self.model, settings_header)
         return {
             "tfle_input.h": self.render("project/tfle_input.h.j2", **ctx),
             "tfle_input.c": self.render("project/tfle_input.c.j2", **ctx),
@@ -441,19 +435,6 @@ def _load(tflite: str | Path | bytes | Model, name: str | None) -> Model:
 def _label(name: str) -> str:
     """The model's name as it may appear in a comment: no quotes, newlines or comment ends."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:80] or "model"
-
-
-def _environment():
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -21,7 +21,7 @@ from ..boards.families import family_of
 from ..boards.families.base import require_tools
 from ..boards.links import Link, PtyProcess
 from ..errors import BoardError, ToolchainError
-from ..resources import firmware_dir, templates_dir
+from ..resources import firmware_dir
 from .base import Runtime, prefixed
 
 # TFLM's cortex_m_generic TARGET_ARCH for each Cortex-M core ("+fp" added for hard-float boards).
@@ -36,7 +36,6 @@ TFLM_TARGET_ARCH = {
 BOARD_MODULE = "tflite_edge.runtimes.tflm_board"
 HOST_MODEL_HEADER = "tfle_host_model.h"
 HOST_BOARD_FILES = ("Makefile", HOST_MODEL_HEADER, "tfle_input.h", "tfle_input.c")
-_INPUT_PER_LINE = 16
 
 
 class TflmRuntime(Runtime):
@@ -194,19 +193,9 @@ def host_board_files(
 ) -> dict[str, str]:
     """The project of the host TFLM board: a Makefile that builds the harness with the
     embedded-Python model side through firmware/Makefile, the model header, the known input."""
-    import jinja2
-    import numpy as np
+    from ..templating import environment, known_input_context
 
-    from ..model import known_input
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    env = environment()
     common = {
         "version": __version__,
         "label": model.c_identifier(),
@@ -218,13 +207,7 @@ def host_board_files(
     def render(template: str, **context: Any) -> str:
         return env.get_template(template).render(**common, **context)
 
-    raw = known_input(model).tobytes()
-    values = np.frombuffer(raw, dtype=np.int8).tolist()
-    lines = [
-        ", ".join(str(v) for v in values[i : i + _INPUT_PER_LINE])
-        for i in range(0, len(values), _INPUT_PER_LINE)
-    ]
-    known = {"settings_header": HOST_MODEL_HEADER, "input_bytes": len(raw), "lines": lines}
+    known = known_input_context(model, HOST_MODEL_HEADER)
     header = {
         "header": HOST_MODEL_HEADER,
         "input_bytes": model.input_tensors[0].nbytes,
