@@ -5,6 +5,7 @@ build goes, that nothing is left running, and the errors when gcc or libpython i
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import subprocess
@@ -52,7 +53,12 @@ def test_the_host_tflm_board_prints_the_harness_records(board):
         f"TFLE 1 in n=1 hex={x.tobytes().hex()}\nTFLE 1 in n=2 hex=0102\nTFLE 1 in n=1 hex=zz\n"
     )
     proc = subprocess.run(
-        link.cmd, input=commands.encode(), capture_output=True, check=True, timeout=120
+        link.cmd,
+        input=commands.encode(),
+        capture_output=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, **link.env},  # what PtyProcess.start gives the board
     )
     lines = proc.stdout.decode("ascii").splitlines()
     y0 = ref.run_one(known_input(m)).tobytes()

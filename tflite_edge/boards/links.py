@@ -82,10 +82,13 @@ class PtyProcess(Link):
     is waiting in a port when it opens it.
     """
 
-    def __init__(self, cmd: list[str], log: Path, *, what: str) -> None:
+    def __init__(
+        self, cmd: list[str], log: Path, *, what: str, env: dict[str, str] | None = None
+    ) -> None:
         import tty
 
         self.cmd = cmd
+        self.env = env or {}  # set for the program, over this process's environment
         self.what = what
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -94,10 +97,7 @@ class PtyProcess(Link):
         self.url = os.ttyname(self._slave)
 
     def start(self, port: Any) -> None:
-        env = dict(os.environ)
-        # The checkout this package runs from, for a Python board (python -m tflite_edge...).
-        root = str(Path(__file__).resolve().parent.parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        env = {**os.environ, **self.env}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(self.log, "wb") as err:

@@ -82,8 +82,8 @@ class TflmRuntime(Runtime):
         for rel, text in host_board_files(board, model, runs, model_path, python).items():
             (where / rel).write_text(text)
         image, _ = family.compile(where, board, jobs=2)
-        cmd = ["env", *(f"{k}={v}" for k, v in python.env.items()), str(image)]
-        return PtyProcess(cmd, where / "build" / "board.log", what="the TFLM host board")
+        log = where / "build" / "board.log"
+        return PtyProcess([str(image)], log, what="the TFLM host board", env=python.env)
 
     def preflight(self, board: Board) -> None:
         family = family_of(board)
