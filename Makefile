@@ -2,7 +2,7 @@
 #   make demo                         the main job, end to end on the default emulated board
 #   make test                         install everything needed, then run the test suite
 #   make test-fast                    the same without the slow tests: a developer's loop
-#   make flash BOARD=qemu-m4 MODEL=m.tflite [PORT=/dev/ttyUSB0] [RUNTIME=aot|tflm] [RUNS=10]
+#   make flash BOARD=qemu-m4 MODEL=m.tflite [PORT=/dev/ttyUSB0] [RUNTIME=auto|aot|tflm] [RUNS=10]
 #   make monitor PORT=/dev/ttyUSB0
 #   make bench                        benchmarks into bench/results/ and BENCHMARKS.md
 
@@ -12,7 +12,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/tflite-edge
 BOARD ?= qemu-m4
-RUNTIME ?= aot
+RUNTIME ?= auto
 RUNS ?= 10
 MODEL ?= demo/digits_int8.tflite
 PORT ?=

@@ -11,6 +11,12 @@ import pytest
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_COLOR", "1")
+# tflite-edge's cache (TFLM's libraries, built once per board and kernel set: minutes each)
+# lives in the temporary folder, one per user, never in the user's ~/.cache; it outlives the
+# session, so a second run of the suite reuses it.
+os.environ["TFLE_CACHE_DIR"] = os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"tflite-edge-cache-{os.getuid()}"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MODELS = ROOT.parent / "shared" / "models"
@@ -20,6 +26,25 @@ REFERENCE_MODELS = [
     "hello_world_int8.tflite",
     "micro_speech_quantized.tflite",
 ]
+
+
+TFLM_MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
+
+
+def tflm_tree() -> Path | None:
+    """The tflite-micro tree of the tests: $TFLM_DIR, else the pinned one beside the project."""
+    path = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared/third_party/tflite-micro")
+    return path if (path / TFLM_MAKEFILE).is_file() else None
+
+
+@pytest.fixture(scope="session")
+def tflm_dir() -> Path:
+    """The TFLM tree (read-only); the tests that build TFLM firmware need it."""
+    tree = tflm_tree()
+    assert tree is not None, (
+        "no tflite-micro tree: set TFLM_DIR, or put the pinned tree at ../shared/third_party"
+    )
+    return tree
 
 
 @pytest.fixture(scope="session")

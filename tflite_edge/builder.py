@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .boards import Board, family_of, get_board
 from .errors import BudgetError, TFLiteEdgeError, ToolchainError
+from .runtimes import RuntimeOptions, get_runtime, runtime_names
 
 __all__ = ["BuildResult", "build", "elf_sections", "elf_symbols"]
 
@@ -68,11 +70,20 @@ class BuildResult:
 
 
 def build(
-    project_dir: str | Path, board: str | Board | None = None, *, jobs: int = 2
+    project_dir: str | Path,
+    board: str | Board | None = None,
+    *,
+    jobs: int = 2,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Compile and link a rendered project for `board`; BudgetError when it does not fit.
 
-    `board` defaults to the one the project was rendered for (its tflite-edge.json).
+    `board` defaults to the one the project was rendered for (its tflite-edge.json). A TFLM
+    project builds against `tflm_dir` (else the tree it was rendered with, else $TFLM_DIR)
+    with `tflm_kernels` (else the rendered kernel set), linking TFLM's library from the cache
+    (built the first time, said through `progress`).
     ToolchainError when the compiler is missing or the build fails (with the compiler's
     messages); an image over budget is deleted, so that nothing flashes it by mistake.
     """
@@ -84,7 +95,13 @@ def build(
         )
     b = get_board(board if board is not None else _rendered_board(project))
     family = family_of(b)  # how the board's projects are built: make, idf.py ...
-    image, log = family.compile(project, b, jobs=jobs)
+    manifest = _manifest(project)
+    args: list[str] = []
+    if manifest.get("runtime") in runtime_names():  # its library, prepared before make
+        options = RuntimeOptions(tflm_dir=tflm_dir, tflm_kernels=tflm_kernels)
+        runtime = get_runtime(manifest["runtime"])
+        args = runtime.make_args(project, b, manifest, options, jobs=jobs, progress=progress)
+    image, log = family.compile(project, b, jobs=jobs, args=tuple(args))
     flash, ram, sections = image_usage(image)
     weight, arena = _model_figures(family.model_dir(project))
     result = BuildResult(
@@ -299,6 +316,15 @@ def _model_figures(project: Path) -> tuple[int | None, int | None]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _manifest(project: Path) -> dict[str, Any]:
+    """The project's tflite-edge.json ({} when there is none or it is unreadable)."""
+    try:
+        doc = json.loads((project / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _rendered_board(project: Path) -> str:

@@ -165,7 +165,7 @@ def _write_json(path: Path, doc: dict[str, Any]) -> Path:
 def run_demo(
     *,
     board: str = "qemu-m4",
-    runtime: str = "aot",
+    runtime: str = "auto",
     out_dir: str | Path = "demo",
     sparsity: float = DEFAULT_SPARSITY,
     epochs: int = DEFAULT_EPOCHS,
@@ -318,18 +318,19 @@ def check_demo_args(
     """Raise the error run_demo() would meet minutes later, before any training or writing."""
     from .boards import family_of, get_board
     from .errors import TFLiteEdgeError, check_runs, check_sparsity
-    from .runtimes import get_runtime
+    from .runtimes import AUTO, RuntimeOptions, get_runtime
 
     if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
         raise TFLiteEdgeError(f"epochs must be a positive integer, found {epochs!r}; e.g. 12")
     check_runs(runs)
     check_sparsity(sparsity)
-    rt = get_runtime(runtime)
+    rt = get_runtime(runtime) if runtime != AUTO else None  # auto: chosen for the model
     b = get_board(board)
     if not convert_only:
         family_of(b).check_demo(b, out_dir)  # a physical board: the demo cannot flash it
         b.require_toolchain()  # what `tflite-edge boards --check` says
-        rt.preflight(b)  # tflm on a Cortex-M board: TFLM_DIR must name a checkout
+        if rt is not None:
+            rt.preflight(b, RuntimeOptions())  # tflm on a Cortex-M board: a TFLM tree
     _check_out_dir(Path(out_dir))
 
 

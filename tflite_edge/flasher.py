@@ -38,7 +38,7 @@ from .errors import (
 )
 from .model import Model, known_input, load_model
 from .results import FlashResult
-from .runtimes import get_runtime, runtime_names
+from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime, runtime_names
 
 __all__ = ["Device", "FlashResult", "flash", "run", "start"]
 
@@ -55,7 +55,7 @@ def flash(
     model: str | Path | bytes | Model,
     *,
     board: str | Board = DEFAULT_BOARD,
-    runtime: str = "aot",
+    runtime: str = AUTO,
     port: str | None = None,
     runs: int = 10,
     profile: bool = True,
@@ -64,17 +64,23 @@ def flash(
     jsonl: str | Path | IO[str] | None = None,
     on_record: Callable[[Any], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
 ) -> FlashResult:
     """Render, build and flash `model` on `board`, then read its timed runs over serial.
 
     `out_dir` keeps the rendered project and its build (a temporary folder otherwise);
     `timeout` is how long the board may stay silent; `jsonl` receives every record as it
-    arrives; `port` is the serial port of a physical board (esp32, esp32s3).
+    arrives; `port` is the serial port of a physical board (esp32, esp32s3). runtime "auto"
+    takes aot when the AOT compiler handles every op, else tflm; `tflm_dir` is the
+    tflite-micro tree TFLM is built from (default $TFLM_DIR), `tflm_kernels` its kernels.
     """
     with start(
         model,
         board=board,
         runtime=runtime,
+        tflm_dir=tflm_dir,
+        tflm_kernels=tflm_kernels,
         port=port,
         runs=runs,
         profile=profile,
@@ -92,11 +98,13 @@ def run(
     inputs: np.ndarray,
     *,
     board: str | Board = DEFAULT_BOARD,
-    runtime: str = "aot",
+    runtime: str = AUTO,
     port: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     out_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
 ) -> np.ndarray:
     """Run each input (first axis) on the board; its raw outputs, stacked the same way.
 
@@ -110,6 +118,8 @@ def run(
         m,
         board=board,
         runtime=runtime,
+        tflm_dir=tflm_dir,
+        tflm_kernels=tflm_kernels,
         port=port,
         runs=1,
         profile=False,
@@ -155,7 +165,7 @@ def start(
     model: str | Path | bytes | Model,
     *,
     board: str | Board = DEFAULT_BOARD,
-    runtime: str = "aot",
+    runtime: str = AUTO,
     port: str | None = None,
     runs: int = 10,
     profile: bool = True,
@@ -164,6 +174,8 @@ def start(
     jsonl: str | Path | IO[str] | None = None,
     on_record: Callable[[Any], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
 ) -> Device:
     """Flash and boot `model` on `board` and read its boot records; the Device stays open.
 
@@ -172,7 +184,8 @@ def start(
     the host process.
     """
     b = get_board(board)
-    get_runtime(runtime)  # an unknown runtime is refused with the known ones
+    if runtime != AUTO:
+        get_runtime(runtime)  # an unknown runtime is refused with the known ones
     check_runs(runs)
     check_timeout(timeout)
     for name, fn in (("on_record", on_record), ("on_stage", on_stage)):
@@ -191,13 +204,19 @@ def start(
         )
     m = load_model(model)
     known_input(m)  # a model with float input fails here, before any build
+    stage = on_stage or (lambda _msg: None)
+    runtime, reason = choose_runtime(runtime, m)
+    if reason:
+        stage(f"runtime {reason}")
+    options = RuntimeOptions(tflm_dir=tflm_dir, tflm_kernels=tflm_kernels)
+    get_runtime(runtime).preflight(b, options)  # a missing TFLM tree, before any build
     work = _Workdir(out_dir)
     link: Link | None = None
     device: Device | None = None
     try:
-        stage = on_stage or (lambda _msg: None)
-        link, built, project = _bring_up(m, b, runtime, port, runs, profile, work, stage)
+        link, built, project = _bring_up(m, b, runtime, options, port, runs, profile, work, stage)
         device = Device(m, b, runtime, link, work, timeout, jsonl, built, project)
+        device.runtime_reason = reason
         stage(f"reading the boot records of {b.name} over serial")
         device.boot(on_record)
         return device
@@ -240,6 +259,7 @@ class Device:
         self._project = project
         self.port: Any = None
         self.result: FlashResult | None = None
+        self.runtime_reason: str | None = None  # why --runtime auto chose the runtime
 
     def boot(self, on_record: Callable[[Any], None] | None = None) -> FlashResult:
         """Open the port, let the board run, read until it has reported its timed runs."""
@@ -304,6 +324,7 @@ class Device:
             project_dir=self._project,
             tflm_crc32=_tflm_crc32(self.model),
             tflm_arena=_tflm_arena(self.model),
+            runtime_reason=self.runtime_reason,
         )
         return self.result
 
@@ -444,6 +465,7 @@ def _bring_up(
     m: Model,
     b: Board,
     runtime: str,
+    options: RuntimeOptions,
     port: str | None,
     runs: int,
     profile: bool,
@@ -451,7 +473,7 @@ def _bring_up(
     stage: Callable[[str], None],
 ) -> tuple[Link, BuildResult | None, Path | None]:
     process = get_runtime(runtime).board_process(
-        b, m, runs, work.path, lambda ours: _check_own_files(work, ours)
+        b, m, runs, work.path, lambda ours: _check_own_files(work, ours), options
     )
     if process is not None:  # the runtime itself is the board: nothing to build
         return process, None, None
@@ -459,8 +481,11 @@ def _bring_up(
         b,
         runtime,
         port=port,
-        render=lambda: _render(m, b, runtime, runs, profile, work),
-        build=lambda project: build(project, b),
+        render=lambda: _render(m, b, runtime, options, runs, profile, work),
+        build=lambda project: build(
+            project, b, tflm_dir=options.tflm_dir, tflm_kernels=options.tflm_kernels,
+            progress=stage,
+        ),  # fmt: skip
         stage=stage,
     )
 
@@ -473,13 +498,22 @@ def _check_own_files(work: _Workdir, ours: list[str]) -> None:
             raise _foreign_out_dir(work.path, ", ".join(foreign[:3]))
 
 
-def _render(m: Model, b: Board, runtime: str, runs: int, profile: bool, work: _Workdir) -> Path:
+def _render(
+    m: Model,
+    b: Board,
+    runtime: str,
+    options: RuntimeOptions,
+    runs: int,
+    profile: bool,
+    work: _Workdir,
+) -> Path:
     from .project import render
 
     project = work.path
     try:
         render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile,
-               name=m.name)  # fmt: skip
+               name=m.name, tflm_dir=options.tflm_dir,
+               tflm_kernels=options.tflm_kernels)  # fmt: skip
     except OutputExistsError as err:
         raise _foreign_out_dir(project, err.found) from err
     return project

@@ -26,7 +26,7 @@ from .errors import OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir
-from .runtimes import get_runtime
+from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime
 from .templating import environment, known_input_context
 
 MANIFEST = "tflite-edge.json"
@@ -97,6 +97,8 @@ class RenderResult:
     weight_bytes: int | None = None  # aot: constants in flash
     code_bytes: int | None = None  # aot: compiled code of model + kernels, when measurable
     notes: list[str] = field(default_factory=list)
+    runtime_reason: str | None = None  # why --runtime auto chose this runtime
+    tflm_kernels: str | None = None  # tflm: the kernel set the project builds TFLM with
 
     @property
     def arena_bytes(self) -> int | None:
@@ -108,7 +110,11 @@ class RenderResult:
             lines = [f"rendered the C array into {self.out_dir}:"]
         else:
             what = f"{self.runtime.upper()} project for {self.board}"
+            if self.tflm_kernels:
+                what += f" ({self.tflm_kernels} kernels)"
             lines = [f"rendered {what} into {self.out_dir}:"]
+        if self.runtime_reason:
+            lines.insert(0, f"runtime {self.runtime_reason}")
         lines += [f"  {f}" for f in self.files]
         lines.append(f"ops ({len(self.ops)}): {', '.join(self.ops)}")
         t = self.tflm_arena
@@ -158,6 +164,8 @@ class RenderResult:
             "ram_bytes": self.ram_bytes,
             "weight_bytes": self.weight_bytes,
             "code_bytes": self.code_bytes,
+            "runtime_reason": self.runtime_reason,
+            "tflm_kernels": self.tflm_kernels,
         }
 
 
@@ -168,28 +176,38 @@ def render(
     tflite: str | Path | bytes | Model,
     *,
     board: str | Board = DEFAULT_BOARD,
-    runtime: str = "aot",
+    runtime: str = AUTO,
     out_dir: str | Path,
     runs: int = 10,
     profile: bool = True,
     c_array_only: bool = False,
     force: bool = False,
     name: str | None = None,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
 ) -> RenderResult:
     """Render a firmware project (or only the C array) for `board` and `runtime` into out_dir.
+
+    runtime "auto" takes aot when the AOT compiler handles every op of the model, else tflm
+    (the result says which and why). tflm_dir is the tflite-micro tree a TFLM project builds
+    against (default $TFLM_DIR); tflm_kernels its kernel set (default: the board's).
 
     An out_dir that holds files this function did not write is refused (OutputExistsError)
     unless force=True, which writes our files into it and leaves the others alone; a directory
     rendered before (it has our manifest) is replaced as a whole.
     """
     b = get_board(board)
-    get_runtime(runtime)  # an unknown runtime is refused with the known ones
+    if runtime != AUTO:
+        get_runtime(runtime)  # an unknown runtime is refused with the known ones
     check_runs(runs)
     model = _load(tflite, name)
     out = Path(out_dir)
     mode, previous = _inspect_out_dir(out, force)
 
-    job = _Job(model, b, runtime, runs, profile, c_array_only)
+    runtime, reason = choose_runtime(runtime, model)
+    options = RuntimeOptions(tflm_dir=tflm_dir, tflm_kernels=tflm_kernels)
+    job = _Job(model, b, runtime, runs, profile, c_array_only, options)
+    job.reason = reason
     job.prepare()  # every check that can fail on the model, before touching the disk
     with _staging(out) as stage:
         job.write(stage)
@@ -211,8 +229,12 @@ class _Job:
         runs: int,
         profile: bool,
         c_array_only: bool,
+        options: RuntimeOptions | None = None,
     ) -> None:
         self.model = model
+        self.options = options or RuntimeOptions()
+        self.facts: dict[str, Any] = {}  # what the runtime decided, for the manifest
+        self.reason: str | None = None
         self.board = board
         self.runtime = runtime
         self.rt = get_runtime(runtime)  # what the runtime renders (tflite_edge.runtimes)
@@ -346,7 +368,11 @@ class _Job:
             ]
             if aot
             # The TFLM model side names its model API header; the harness yields between runs.
-            else ['TFLE_MODEL_HEADER=\\"model_settings.h\\"', "TFLE_BOARD_YIELD=1"],
+            else [
+                'TFLE_MODEL_HEADER=\\"model_settings.h\\"',
+                f'TFLE_KERNELS_NAME=\\"{self.facts.get("tflm_kernels", b.tflm_kernels)}\\"',
+                "TFLE_BOARD_YIELD=1",
+            ],
             "cpu_mhz": b.clock_hz // 1_000_000,
             "main_stack": ESP_MAIN_STACK,
             "baud": b.baud,
@@ -397,6 +423,7 @@ class _Job:
         if self.arena is not None:
             doc["arena_bytes"] = self.arena.bytes
             doc["tflm_arena_measured"] = self.arena.measured
+        doc.update(self.facts)
         if self.aot is not None:
             doc["ram_bytes"] = self.aot.ram_bytes
             doc["weight_bytes"] = self.aot.weight_bytes
@@ -418,6 +445,8 @@ class _Job:
             ram_bytes=self.aot.ram_bytes if self.aot is not None else None,
             weight_bytes=self.aot.weight_bytes if self.aot is not None else None,
             code_bytes=self.code_bytes,
+            runtime_reason=self.reason,
+            tflm_kernels=self.facts.get("tflm_kernels"),
             notes=self.notes,
         )
 

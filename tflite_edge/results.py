@@ -488,6 +488,10 @@ FLASH = Schema(
         Field("output_matches_tflm", FLAG, "the board's output equals TFLM's",
               write=lambda r: r.matches_tflm, read=False),
         Field("port", TEXT, "the serial port read", write=OWN, read=False),
+        Field("tflm_kernels", TEXT, "TFLM's kernel set, as the board said (tflm only)",
+              write=lambda r: r.kernels, read=False),
+        Field("runtime_reason", TEXT, "why --runtime auto chose the runtime",
+              write=OWN, read=False),
         Field("notes", STRS, "resets, missing runs, garbled lines",
               write=lambda r: r.session.notes(), read=False),
     ),
@@ -509,6 +513,7 @@ VALIDATION = Schema(
         Field("int8_host_accuracy", FRACTION, "the int8 model's on the host (TFLM)", write=OWN),
         Field("board", TEXT, "the board's name", write=OWN),
         Field("runtime", TEXT, '"aot" or "tflm"', write=OWN),
+        Field("tflm_kernels", TEXT, "TFLM's kernel set (tflm only)", write=OWN, read=False),
         Field("model_sha256", TEXT, "the .tflite's SHA-256", write=OWN, read=False),
         Field("mismatches", INTS, "indices of the samples that were not bit-exact",
               write=lambda r: list(r.mismatches), read=False),
@@ -606,6 +611,12 @@ class FlashResult:
     project_dir: Path | None = None
     tflm_crc32: str | None = None  # the TFLM interpreter's output CRC32 on the same input
     tflm_arena: dict[str, int] | None = None  # TFLM's arena for the same model (total/head/tail)
+    runtime_reason: str | None = None  # why --runtime auto chose the runtime
+
+    @property
+    def kernels(self) -> str | None:
+        """The interpreter's kernel set the board reported (TFLM: cmsis_nn, reference)."""
+        return self.session.hello.get("kernels")
 
     @property
     def matches_tflm(self) -> bool | None:
@@ -644,8 +655,12 @@ class FlashResult:
         """The model, the board, the image's memory use and the latency table."""
         lines = [
             f"{self.model_name} (sha256 {self.model_sha256[:12]}) on {self.board}, "
-            f"runtime {self.runtime}, read from {self.port}"
+            f"runtime {self.runtime}"
+            + (f" ({self.kernels} kernels)" if self.kernels else "")
+            + f", read from {self.port}"
         ]
+        if self.runtime_reason:
+            lines.append(f"runtime {self.runtime_reason}")
         if self.build is not None:
             b = self.build
             lines.append(
@@ -696,6 +711,7 @@ class ValidationResult:
     accuracy: float | None = None  # on-device, against the labels
     int8_host_accuracy: float | None = None  # TFLM on the host, same inputs and labels
     float_accuracy: float | None = None  # the Keras model, when given
+    tflm_kernels: str | None = None  # tflm: the kernel set on the board
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `tflite-edge validate --json` (kind = validation), as declared."""
@@ -704,7 +720,8 @@ class ValidationResult:
     def summary(self) -> str:
         """A short readable table."""
         rows = [
-            ("board / runtime", f"{self.board} / {self.runtime}"),
+            ("board / runtime", f"{self.board} / {self.runtime}"
+             + (f" ({self.tflm_kernels} kernels)" if self.tflm_kernels else "")),
             ("samples", str(self.samples)),
             ("bit-exact with TFLM", f"{self.bit_exact} ({self.bit_exact_share:.1%})"),
             ("max |board - TFLM|", str(self.max_abs_diff)),

@@ -55,16 +55,25 @@ def validate(
     y: np.ndarray | None = None,
     *,
     board: str = "qemu-m4",
-    runtime: str = "aot",
+    runtime: str = "auto",
     port: str | None = None,
     samples: int | None = None,
     keras_model: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    tflm_dir: str | Path | None = None,
+    tflm_kernels: str | None = None,
 ) -> ValidationResult:
-    """Stream samples to the board, read each output back, compare with TFLM and the labels."""
+    """Stream samples to the board, read each output back, compare with TFLM and the labels.
+
+    runtime, tflm_dir and tflm_kernels are flash()'s."""
+    from .boards import get_board
     from .flasher import run as run_on_board
+    from .runtimes import RuntimeOptions, choose_runtime, get_runtime
 
     m = load_model(model)
+    runtime, _ = choose_runtime(runtime, m)
+    options = RuntimeOptions(tflm_dir=tflm_dir, tflm_kernels=tflm_kernels)
+    kernels = get_runtime(runtime).kernels(get_board(board), options)
     xq = quantize_inputs(m, x)
     if y is not None:
         y = check_labels(m, y, len(xq))
@@ -74,7 +83,10 @@ def validate(
         xq = xq[:samples]
         y = y[:samples] if y is not None else None
     ref_out = Reference(m).run(xq)
-    board_out = run_on_board(m, xq, board=board, runtime=runtime, port=port, progress=progress)
+    board_out = run_on_board(
+        m, xq, board=board, runtime=runtime, port=port, progress=progress,
+        tflm_dir=tflm_dir, tflm_kernels=tflm_kernels,
+    )  # fmt: skip
     cmp = compare(board_out, ref_out, y)
     float_acc = None
     if keras_model is not None and y is not None:
@@ -86,5 +98,6 @@ def validate(
         runtime=runtime,
         model_sha256=m.sha256,
         float_accuracy=float_acc,
+        tflm_kernels=kernels,
         **cmp,
     )

@@ -311,6 +311,9 @@ int main(void) {
   begin("hello");
   field_str("board", TFLE_BOARD_NAME);
   field_str("runtime", TFLE_RUNTIME_NAME);
+#ifdef TFLE_KERNELS_NAME
+  field_str("kernels", TFLE_KERNELS_NAME); /* the interpreter's kernel set (TFLM) */
+#endif
   field_str("model", TFLE_MODEL_SHA8);
   field_u32("ram", (uint32_t)(TFLE_RAM_BYTES));
   field_u32("flash", (uint32_t)(TFLE_FLASH_BYTES));

@@ -409,7 +409,7 @@ def test_compiled_model_on_emulated_board(e2e_models, tmp_path, board):
     rng = np.random.default_rng(5)
     xs = rng.integers(-128, 128, size=(12, *ref.input_shape[1:]), dtype=np.int8)
     proc = subprocess.Popen(
-        ["make", "-s", "-C", str(out), "run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        ["make", "-s", "-C", str(out), "console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()

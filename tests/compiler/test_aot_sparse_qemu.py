@@ -127,7 +127,7 @@ def run_on_qemu(tflite: bytes, board: str, xs: np.ndarray, work: Path, timeout: 
     build = subprocess.run(["make", "-s", "-C", str(work)], capture_output=True, text=True)
     assert build.returncode == 0, build.stdout + build.stderr
     proc = subprocess.Popen(
-        ["make", "-s", "-C", str(work), "run"],
+        ["make", "-s", "-C", str(work), "console"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

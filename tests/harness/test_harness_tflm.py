@@ -8,18 +8,12 @@ firmware for qemu-m4 and checks its records against the TFLM interpreter of the 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import importlib.util
+import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import zlib
 from pathlib import Path
@@ -27,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run
+from conftest import TFLM_MAKEFILE, run
 from tflite_edge.boards import boards, family_of
 from tflite_edge.model import known_input, load_model
 from tflite_edge.project import render
@@ -52,15 +46,15 @@ def compiled_sources(out: Path, tmp_path: Path) -> list[Path]:
     """The sources `make` compiles for a rendered TFLM project, read from `make -n`.
 
     TFLM itself is not needed: a directory with TFLM's Makefile path stands in for the
-    checkout, and an existing library file at TFLM_GEN means the library is not rebuilt.
+    tree, and an existing library file at TFLM_LIB means the library is not rebuilt.
     """
     fake = tmp_path / "tflm"
     (fake / TFLM_MAKEFILE).parent.mkdir(parents=True)
     (fake / TFLM_MAKEFILE).write_text("")
-    gen = tmp_path / "gen"
-    (gen / "lib").mkdir(parents=True)
-    (gen / "lib" / "libtensorflow-microlite.a").write_bytes(b"!<arch>\n")
-    res = run(["make", "-n", "-C", str(out), f"TFLM_DIR={fake}", f"TFLM_GEN={gen}/"])
+    lib = tmp_path / "gen" / "libtensorflow-microlite.a"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"!<arch>\n")
+    res = run(["make", "-n", "-C", str(out), f"TFLM_DIR={fake}", f"TFLM_LIB={lib}"])
     assert res.returncode == 0, res.stderr
     srcs = []
     for line in res.stdout.splitlines():
@@ -124,45 +118,6 @@ def test_esp_idf_tflm_project_carries_the_one_harness(tmp_path, models_dir):
 # --------------------------------------------------------------------------- real TFLM
 
 
-def tflm_dir() -> Path | None:
-    """The tflite-micro checkout: $TFLM_DIR, or the pinned tree beside the project."""
-    path = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared/third_party/tflite-micro")
-    return path if (path / TFLM_MAKEFILE).is_file() else None
-
-
-@pytest.fixture(scope="session")
-def tflm_library():
-    """A GENDIR per board for TFLM's library: built once, then re-linked by TFLM's own make.
-
-    It lives in the temporary folder, one per user, TFLM tree and board, like the compiler's
-    kernel objects (TFLM's Makefile decides what is stale), so a second run of the suite does
-    not rebuild it; $TFLM_GENDIR names another (a project's build/tflm/). Callers hold
-    `locked(gen)` while they build, for two sessions at once.
-    """
-
-    def get(board: str) -> Path:
-        given = os.environ.get("TFLM_GENDIR")
-        if given:
-            return Path(given)
-        key = hashlib.sha256(f"{tflm_dir()}|{board}".encode()).hexdigest()[:16]
-        gen = Path(tempfile.gettempdir()) / f"tflite-edge-tflm-{os.getuid()}" / key
-        gen.mkdir(parents=True, exist_ok=True)
-        return gen
-
-    return get
-
-
-@contextlib.contextmanager
-def locked(folder: Path):
-    """An exclusive lock on `folder` (a lock file beside it) for as long as the block runs."""
-    with open(folder.parent / f"{folder.name}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def read_until_answer(proc: subprocess.Popen, command: bytes, seconds: float) -> list[str]:
     """Lines from the board until its answer to `command`, sent once the board is `ready`
     (the emulated UART drops what arrives before the firmware reads it); killed after
@@ -183,39 +138,30 @@ def read_until_answer(proc: subprocess.Popen, command: bytes, seconds: float) ->
     return lines
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(3600)  # TFLM's library takes minutes to build on two shared cores
-def test_real_tflm_firmware_speaks_through_the_harness(tflm_library, tmp_path, models_dir):
+@pytest.mark.timeout(3600)  # TFLM's library takes minutes to build on two shared cores, once
+def test_real_tflm_firmware_speaks_through_the_harness(tflm_dir, tmp_path, models_dir):
+    from tflite_edge.builder import build
     from tflite_edge.protocol import parse_line
-
-    tflm = tflm_dir()
-    if tflm is None:
-        pytest.skip("no tflite-micro checkout (set TFLM_DIR)")
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not found")
-    if importlib.util.find_spec("PIL") is None:
-        pytest.skip("TFLM's Makefile runs python3 scripts that need Pillow")
 
     model = models_dir / "hello_world_int8.tflite"
     m = load_model(model)
     out = tmp_path / "p"
-    render(model, out_dir=out, board="qemu-m4", runtime="tflm", runs=3)
-    gen = tflm_library("qemu-m4")
-    # TFLM's Makefile calls `python3` (numpy, Pillow) while it parses: this interpreter's.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    make = ["make", "-s", "-C", str(out), f"TFLM_DIR={tflm}", f"TFLM_GEN={gen}/"]
-    with locked(gen):
-        built = run(make, env=env)
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    render(model, out_dir=out, board="qemu-m4", runtime="tflm", runs=3, tflm_dir=tflm_dir)
+    build(out)  # TFLM's library from the cache (built the first time)
+    # The rendered Makefile's console: the tree and the cached library as build() passed them.
+    manifest = json.loads((out / "tflite-edge.json").read_text())
+    assert manifest["tflm_dir"] == str(tflm_dir.resolve())
+    lib = re.search(r"(\S+/libtensorflow-microlite\.a)", (out / "build/ldflags.txt").read_text())
+    assert lib and Path(lib.group(1)).is_file()  # linked from the cache, not built in build/
+    assert not (out / "build" / "tflm-cmsis_nn").exists()
+    make = ["make", "-s", "-C", str(out), f"TFLM_LIB={lib.group(1)}"]
 
     x = np.random.default_rng(5).integers(-128, 128, m.input_tensors[0].nbytes, dtype=np.int8)
     proc = subprocess.Popen(
-        [*make, "run"],
+        [*make, "console"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
         start_new_session=True,
     )
     try:
@@ -233,6 +179,7 @@ def test_real_tflm_firmware_speaks_through_the_harness(tflm_library, tmp_path, m
 
     hello = records[0]
     assert hello.kind == "hello" and hello["board"] == "qemu-m4" and hello["runtime"] == "tflm"
+    assert hello["kernels"] == "cmsis_nn"  # the board's default kernel set
     assert hello["model"] == m.sha256[:8] and hello["flash"] == len(m.data)
     declared = re.search(r"#define TFLE_ARENA_BYTES (\d+)", (out / "model_settings.h").read_text())
     assert 0 < hello["ram"] <= int(declared.group(1))  # arena_used_bytes() of the real arena

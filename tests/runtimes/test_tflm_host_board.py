@@ -25,12 +25,19 @@ from tflite_edge.flasher import start
 from tflite_edge.model import known_input, load_model
 from tflite_edge.reference import Reference
 from tflite_edge.resources import firmware_dir
-from tflite_edge.runtimes import get_runtime, tflm
+from tflite_edge.runtimes import RuntimeOptions, get_runtime, tflm
 
 MODEL = SHARED_MODELS / "hello_world_int8.tflite"
+# This board is what the host runs without a TFLM tree (with one: the project, built natively).
+NO_TREE = RuntimeOptions()
 PACKAGE = Path(tflm.__file__).resolve().parents[1]
 # What the host TFLM board writes into its work folder, and nothing else.
 WORK_FILES = {"Makefile", "tfle_host_model.h", "tfle_input.c", "tfle_input.h", "build"}
+
+
+@pytest.fixture(autouse=True)
+def no_tflm_tree(monkeypatch):
+    monkeypatch.delenv("TFLM_DIR", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +45,7 @@ def board(tmp_path_factory):
     """The host TFLM board built for hello_world with 2 timed runs: (its link, its folder)."""
     where = tmp_path_factory.mktemp("tflm-host") / "work"
     link = get_runtime("tflm").board_process(
-        get_board("host"), load_model(MODEL), 2, where, lambda ours: None
+        get_board("host"), load_model(MODEL), 2, where, lambda ours: None, NO_TREE
     )
     yield link, where
     link.close()  # never started: this closes its pseudo-terminal
@@ -153,7 +160,7 @@ def test_missing_python_headers_or_library_is_one_clear_line(
     where = tmp_path / "work"
     with pytest.raises(ToolchainError) as err:
         get_runtime("tflm").board_process(
-            get_board("host"), load_model(MODEL), 1, where, lambda ours: None
+            get_board("host"), load_model(MODEL), 1, where, lambda ours: None, NO_TREE
         )
     msg = str(err.value)
     assert needle in msg and "--runtime aot" in msg and "\n" not in msg
@@ -168,6 +175,6 @@ def test_missing_gcc_is_one_clear_line(tmp_path, monkeypatch):
     where = tmp_path / "work"
     with pytest.raises(ToolchainError, match="^gcc is not on PATH") as err:
         get_runtime("tflm").board_process(
-            get_board("host"), load_model(MODEL), 1, where, lambda ours: None
+            get_board("host"), load_model(MODEL), 1, where, lambda ours: None, NO_TREE
         )
     assert "\n" not in str(err.value) and not where.exists()

@@ -69,8 +69,14 @@ def _load(path: Path) -> Board:
             f"found {shift!r}",
             board=path.stem,
         )
-    if "cflags" in raw:
-        raw["cflags"] = tuple(raw["cflags"])
+    for key in ("cflags", "tflm_target"):
+        if key in raw:
+            if not isinstance(raw[key], list) or not all(isinstance(v, str) for v in raw[key]):
+                raise BoardError(
+                    f"board {raw['name']}: {key} must be a list of strings, found {raw[key]!r}",
+                    board=path.stem,
+                )
+            raw[key] = tuple(raw[key])
     return Board(**raw)
 
 

@@ -35,6 +35,10 @@ class Board:
     # QEMU boards run with -icount shift=N (one instruction = 2^N ns of virtual time); the
     # board's cycle source in firmware/boards/<name>/board.mk assumes the same N.
     qemu_icount_shift: int = 6
+    # TFLM's make arguments for this board's library (TARGET, TARGET_ARCH ...); None: TFLM is
+    # not built with TFLM's Makefile for it (ESP-IDF has its own component).
+    tflm_target: tuple[str, ...] | None = None
+    tflm_kernels: str = "reference"  # the TFLM kernel set used when none is asked for
     extra: dict = field(default_factory=dict)
 
     def toolchain_present(self) -> bool:

@@ -60,3 +60,42 @@ def show_progress(args: argparse.Namespace) -> bool:
     if getattr(args, "quiet", False) or getattr(args, "json", False):
         return False
     return sys.stderr.isatty()
+
+
+def add_runtime_options(p: argparse.ArgumentParser, *, runtime: bool = True) -> None:
+    """--runtime (auto by default), --tflm-dir and --tflm-kernels, as every command that
+    renders, builds or runs a firmware takes them."""
+    from pathlib import Path
+
+    from ..runtimes import AUTO, runtime_choices
+    from ..runtimes.tflm_tree import KERNEL_SETS
+
+    if runtime:
+        p.add_argument(
+            "--runtime",
+            choices=runtime_choices(),
+            default=AUTO,
+            help="firmware runtime: aot (tflite-edge's C compiler), tflm (TensorFlow Lite "
+            "Micro), or auto (default): aot when its compiler handles every op, else tflm",
+        )
+    p.add_argument(
+        "--tflm-dir",
+        type=Path,
+        metavar="DIR",
+        help="the tflite-micro source tree that --runtime tflm builds against (default "
+        "$TFLM_DIR); it is only read",
+    )
+    p.add_argument(
+        "--tflm-kernels",
+        choices=KERNEL_SETS,
+        help="TFLM's kernels (default: cmsis_nn on Cortex-M boards with DSP or Helium, "
+        "reference elsewhere)",
+    )
+
+
+def runtime_kwargs(args: argparse.Namespace, *, runtime: bool = True) -> dict[str, Any]:
+    """The keyword arguments of add_runtime_options() for render(), flash(), run() ..."""
+    kw = {"tflm_dir": args.tflm_dir, "tflm_kernels": args.tflm_kernels}
+    if runtime:
+        kw["runtime"] = args.runtime
+    return kw

@@ -97,7 +97,7 @@ host gcc into a ctypes library so tests can run it on many inputs.
 from __future__ import annotations
 
 from ..model.quant import per_channel_multipliers, quantize_multiplier
-from .compile import AotResult, compile_aot
+from .compile import AotResult, aot_problem, compile_aot
 from .ctext import c_list
 from .host import HostRunner, build_host_runner, kernel_include_dir, kernel_objects, kernel_sources
 from .operands import activation_range, conv_padding
@@ -106,6 +106,7 @@ from .registry import EMITTERS, EmitContext, TensorView, register_op, unsupporte
 
 __all__ = [
     "AotResult",
+    "aot_problem",
     "EMITTERS",
     "EmitContext",
     "GATHER_BYTES",

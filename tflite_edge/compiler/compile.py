@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import ModelError, TFLiteEdgeError
+from ..errors import ModelError, TFLiteEdgeError, UnsupportedOpError
 from ..files import write_atomic
 from ..model import Model, Operator, Tensor, c_identifier, load_model
 from ..resources import templates_dir
@@ -70,6 +70,17 @@ def compile_aot(
     result.out_dir = out
     result.files = files
     return result
+
+
+def aot_problem(tflite: str | Path | bytes | Model) -> TFLiteEdgeError | None:
+    """Why compile_aot() refuses the model (an op or a graph it does not handle), None when
+    it compiles it; nothing is written."""
+    model = load_model(tflite)
+    try:
+        _compile(model, "auto", False, model.name)
+    except (UnsupportedOpError, ModelError) as err:
+        return err
+    return None
 
 
 def _check_model(model: Model) -> None:

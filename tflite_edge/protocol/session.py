@@ -133,7 +133,7 @@ class Session:
         lat = self.latency()
         h = self.hello
         head = (
-            ", ".join(f"{k} {h[k]}" for k in ("board", "runtime", "model") if k in h)
+            ", ".join(f"{k} {h[k]}" for k in ("board", "runtime", "kernels", "model") if k in h)
             or f"unknown board (no hello line from {self.port or 'the port'})"
         )
         lines = [f"{head}: {lat['runs']} timed runs"]

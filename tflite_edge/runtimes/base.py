@@ -5,11 +5,20 @@ firmware (TFLM on the host builds and starts its own board)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..boards.board import Board
 from ..boards.links import Link
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """What a user may choose of a runtime beyond its name (render/build/flash/run/validate)."""
+
+    tflm_dir: str | Path | None = None  # --tflm-dir (else $TFLM_DIR)
+    tflm_kernels: str | None = None  # --tflm-kernels (else the board's default)
 
 
 class Runtime:
@@ -35,6 +44,24 @@ class Runtime:
         """The files of an ESP-IDF project (built by idf.py), by relative path."""
         raise NotImplementedError
 
+    def kernels(self, board: Board, options: RuntimeOptions) -> str | None:
+        """The kernel set this runtime uses on `board` (None: its own, nothing to choose)."""
+        return None
+
+    def make_args(
+        self,
+        project: Path,
+        board: Board,
+        manifest: dict[str, Any],
+        options: RuntimeOptions,
+        *,
+        jobs: int,
+        progress: Callable[[str], None] | None,
+    ) -> list[str]:
+        """Extra arguments of the project's make, prepared before it runs (TFLM: its cached
+        library); `manifest` is the project's tflite-edge.json."""
+        return []
+
     def board_process(
         self,
         board: Board,
@@ -42,12 +69,13 @@ class Runtime:
         runs: int,
         where: Path,
         check_dir: Callable[[list[str]], None],
+        options: RuntimeOptions,
     ) -> Link | None:
         """The board as a process of this machine, when this runtime needs no firmware on
         `board` (None: render, build and flash as the board's family does)."""
         return None
 
-    def preflight(self, board: Board) -> None:
+    def preflight(self, board: Board, options: RuntimeOptions) -> None:
         """Raise what a build for `board` would stop on, before anything is trained."""
 
 

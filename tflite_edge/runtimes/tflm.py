@@ -1,13 +1,16 @@
 """The tflm runtime: TensorFlow Lite Micro's interpreter with an exact op resolver and a
-measured arena. On a Cortex-M board the project builds TFLM from a checkout (TFLM_DIR); on
-an ESP-IDF board it uses espressif/esp-tflite-micro; on the host the board is tflite-edge's
-one C harness with a model side that runs the interpreter of the tflite-micro package in an
-embedded CPython (firmware/models/tfle_model_python.c, tflite_edge.runtimes.tflm_board).
+measured arena. On a Cortex-M board and on the host the project builds against a TFLM tree
+(--tflm-dir or TFLM_DIR), with TFLM's library built once per board and kernel set
+(tflite_edge.runtimes.tflm_tree); on an ESP-IDF board it uses espressif/esp-tflite-micro.
+On the host without a TFLM tree the board is tflite-edge's one C harness with a model side
+that runs the interpreter of the tflite-micro package in an embedded CPython
+(firmware/models/tfle_model_python.c, tflite_edge.runtimes.tflm_board).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import sysconfig
 from collections.abc import Callable
@@ -22,20 +25,14 @@ from ..boards.families.base import require_tools
 from ..boards.links import Link, PtyProcess
 from ..errors import BoardError, ToolchainError
 from ..resources import firmware_dir
-from .base import Runtime, prefixed
+from .base import Runtime, RuntimeOptions, prefixed
+from .tflm_tree import KERNEL_SETS, check_kernels, find_tree, library, python_for_tflm
 
-# TFLM's cortex_m_generic TARGET_ARCH for each Cortex-M core ("+fp" added for hard-float boards).
-TFLM_TARGET_ARCH = {
-    "cortex-m3": "cortex-m3",
-    "cortex-m4": "cortex-m4",
-    "cortex-m7": "cortex-m7",
-    "cortex-m33": "cortex-m33",
-    "cortex-m55": "cortex-m55",
-}
 # The host board: the model side (firmware/models/) calls load() and invoke() of this module.
 BOARD_MODULE = "tflite_edge.runtimes.tflm_board"
 HOST_MODEL_HEADER = "tfle_host_model.h"
 HOST_BOARD_FILES = ("Makefile", HOST_MODEL_HEADER, "tfle_input.h", "tfle_input.c")
+CLONE = "https://github.com/tensorflow/tflite-micro"
 
 
 class TflmRuntime(Runtime):
@@ -52,11 +49,41 @@ class TflmRuntime(Runtime):
         return files
 
     def esp_idf_project(self, job: Any, stage: Path) -> dict[str, str]:
+        job.facts["tflm_kernels"] = kernel_set(job.board, job.options.tflm_kernels)
         files = prefixed("main/", job.tflm_sources())
         files.update(prefixed("main/", job.esp_harness_sources()))
         srcs = sorted(Path(rel).name for rel in files if rel.endswith((".c", ".cc")))
         files.update(job.esp_project(srcs))
         return files
+
+    def kernels(self, board: Board, options: RuntimeOptions) -> str | None:
+        return kernel_set(board, options.tflm_kernels)
+
+    def make_args(
+        self,
+        project: Path,
+        board: Board,
+        manifest: dict[str, Any],
+        options: RuntimeOptions,
+        *,
+        jobs: int,
+        progress: Callable[[str], None] | None,
+    ) -> list[str]:
+        if board.tflm_target is None or not family_of(board).makefile:
+            return []
+        given = options.tflm_dir or manifest.get("tflm_dir")
+        tree = find_tree(given, what=f"--runtime tflm on {board.name}")
+        kernels = kernel_set(board, options.tflm_kernels or manifest.get("tflm_kernels"))
+        check_kernels(tree, kernels)
+        lib = library(
+            tree,
+            tflm_args(board, kernels, toolchain_root(board)),
+            board.toolchain,
+            describe=f"{board.name} ({board.cpu}) with {kernels} kernels",
+            jobs=jobs,
+            progress=progress,
+        )
+        return [f"TFLM_DIR={tree}", f"TFLM_KERNELS={kernels}", f"TFLM_LIB={lib}"]
 
     def board_process(
         self,
@@ -65,13 +92,15 @@ class TflmRuntime(Runtime):
         runs: int,
         where: Path,
         check_dir: Callable[[list[str]], None],
+        options: RuntimeOptions,
     ) -> Link | None:
         family = family_of(board)
-        if not family.native:
-            return None
-        # On this machine the board is the one C harness with a model side that runs the
-        # interpreter of the tflite-micro package: the same records, behind the same kind of
-        # pty, so TFLM and AOT figures come through the same monitor.
+        if not family.native or given_tree(options) is not None:
+            return None  # firmware built from the TFLM tree (on the host: natively)
+        # No TFLM tree: the host board is the one C harness with a model side that runs the
+        # interpreter of the tflite-micro package (TFLM compiled for this machine): the same
+        # records, behind the same kind of pty, so TFLM and AOT figures come through the same
+        # monitor.
         model_file = f"{model.c_identifier()}.tflite"
         check_dir([model_file, *HOST_BOARD_FILES, "build"])
         require_tools(board, ["make", board.toolchain])
@@ -85,56 +114,102 @@ class TflmRuntime(Runtime):
         log = where / "build" / "board.log"
         return PtyProcess([str(image)], log, what="the TFLM host board", env=python.env)
 
-    def preflight(self, board: Board) -> None:
+    def preflight(self, board: Board, options: RuntimeOptions) -> None:
         family = family_of(board)
-        if family.native:
+        kernels = kernel_set(board, options.tflm_kernels)
+        if family.native and given_tree(options) is None:
             require_tools(board, ["make", board.toolchain])
             python_embedding()
         elif family.makefile:
-            check_tflm_dir(board.name)
+            tree = find_tree(options.tflm_dir, what=f"--runtime tflm on {board.name}")
+            check_kernels(tree, kernels)
+            python_for_tflm()
+
+
+def given_tree(options: RuntimeOptions) -> Path | None:
+    """The TFLM tree of --tflm-dir or $TFLM_DIR (checked), None when neither is set."""
+    if not (options.tflm_dir or os.environ.get("TFLM_DIR", "").strip()):
+        return None
+    return find_tree(options.tflm_dir)
+
+
+def kernel_set(board: Board, asked: str | None) -> str:
+    """The TFLM kernel set for `board`: `asked`, else the board's default (its TOML)."""
+    if asked is None:
+        return board.tflm_kernels
+    if board.tflm_target is None:  # ESP-IDF: the component decides
+        if asked != board.tflm_kernels:
+            raise BoardError(
+                f"board {board.name} builds TFLM with ESP-IDF's espressif/esp-tflite-micro "
+                f"component, which uses {board.tflm_kernels} kernels; leave --tflm-kernels out",
+                board=board.name,
+            )
+        return asked
+    if asked not in KERNEL_SETS:
+        raise BoardError(
+            f"unknown TFLM kernel set {asked!r}; known: {', '.join(KERNEL_SETS)}",
+            board=board.name,
+        )
+    return asked
+
+
+def tflm_args(board: Board, kernels: str, root: str) -> list[str]:
+    """TFLM's make arguments for `board`'s library with `kernels`; `root` is the folder of the
+    cross compiler (TFLM downloads its own compiler without it)."""
+    assert board.tflm_target is not None
+    args = list(board.tflm_target)
+    if not family_of(board).native:
+        args.append(f"TARGET_TOOLCHAIN_ROOT={root}")
+    args.append("BUILD_TYPE=release_with_logs")
+    if kernels != "reference":
+        args.append(f"OPTIMIZED_KERNEL_DIR={kernels}")
+    return args
+
+
+def toolchain_root(board: Board) -> str:
+    found = shutil.which(board.toolchain)
+    if found is None:
+        raise ToolchainError(
+            f"{board.toolchain} is not on PATH, and board {board.name} needs it to build; "
+            f"{board.install_hint or 'install it'}",
+            tool=board.toolchain,
+        )
+    return str(Path(found).parent) + "/"
 
 
 def make_context(job: Any) -> dict[str, Any]:
-    """The context of templates/tflm/Makefile.j2."""
+    """The context of templates/tflm/Makefile.j2 (and the manifest's TFLM facts)."""
     b = job.board
     host = family_of(b).native
-    arch = TFLM_TARGET_ARCH.get(b.cpu)
-    if not host and arch is None:
+    if b.tflm_target is None:
         raise BoardError(
-            f"board {b.name} has CPU {b.cpu}, for which tflite-edge knows no TFLM "
-            f"cortex_m_generic TARGET_ARCH (known: {', '.join(TFLM_TARGET_ARCH)})",
+            f"board {b.name} has no tflm_target in its board file: tflite-edge does not know "
+            "how TFLM's Makefile builds for it",
             board=b.name,
         )
-    if arch in ("cortex-m4", "cortex-m7") and "-mfloat-abi=hard" in b.cflags:
-        arch += "+fp"  # TFLM's library must use the board's float ABI to link with it
+    kernels = kernel_set(b, job.options.tflm_kernels)
+    tree = given_tree(job.options)
+    if tree is not None:
+        check_kernels(tree, kernels)
+    else:
+        job.notes.append(
+            "note: no TFLM tree given (--tflm-dir or TFLM_DIR); build it with "
+            "`make TFLM_DIR=/path/to/tflite-micro` or `tflite-edge build DIR --tflm-dir ...`"
+        )
+    job.facts.update(tflm_dir=str(tree) if tree else None, tflm_kernels=kernels)
+    root = "" if host else "$(dir $(shell command -v $(CC)))"
     return {
         "firmware": firmware_dir().as_posix(),
         "runs": job.runs,
         "profile": int(job.profile),
         "host": host,
-        "target_arch": arch or "",
-        "kernels": "" if host else "cmsis_nn",
+        "tflm_dir": str(tree) if tree else "",
+        "kernels": kernels,
+        "kernel_sets": KERNEL_SETS,
+        "target_args": tflm_args(b, kernels, root)[: len(b.tflm_target) + (0 if host else 1)],
+        "log_callback": not host,
+        "clone": CLONE,
     }
-
-
-def check_tflm_dir(board: str) -> None:
-    """ToolchainError unless TFLM_DIR names a tflite-micro checkout (what the TFLM project's
-    Makefile stops on, but only at build time)."""
-    makefile = "tensorflow/lite/micro/tools/make/Makefile"
-    tflm_dir = os.environ.get("TFLM_DIR", "").strip()
-    if not tflm_dir:
-        raise ToolchainError(
-            f"--runtime tflm on {board} builds TensorFlow Lite Micro from your checkout, and "
-            "TFLM_DIR is not set; clone https://github.com/tensorflow/tflite-micro and export "
-            "TFLM_DIR=/path/to/tflite-micro, or use --runtime aot",
-            tool="make",
-        )
-    if not (Path(tflm_dir) / makefile).is_file():
-        raise ToolchainError(
-            f"TFLM_DIR={tflm_dir} is not a tflite-micro checkout (it has no {makefile}); set "
-            "TFLM_DIR to the root of a clone of https://github.com/tensorflow/tflite-micro",
-            tool="make",
-        )
 
 
 # --------------------------------------------------------------------------- the host board

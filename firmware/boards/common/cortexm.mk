@@ -24,7 +24,10 @@ BOARD_LDFLAGS := $(BOARD_CPU_FLAGS) -nostartfiles --specs=nano.specs -T$(BOARD_L
                  $(if $(STACK_BYTES),-Wl$(comma)--defsym=TFLE_STACK_BYTES=$(STACK_BYTES))
 BOARD_LDLIBS := -lm -lc -lgcc
 
-# `make run`: boot the image in QEMU with the console on this terminal (Ctrl-A x quits).
+# `make console`: boot the image in QEMU with the console on this terminal (Ctrl-A x quits);
+# `make run`: the same with the console on stdout only (firmware/Makefile stops it at `done`).
 QEMU ?= qemu-system-arm
-RUN_CMD = $(QEMU) -M $(QEMU_MACHINE) -display none -serial mon:stdio \
-          -icount shift=$(TFLE_ICOUNT_SHIFT),align=off,sleep=off -kernel $(IMAGE)
+QEMU_ARGS = -M $(QEMU_MACHINE) -display none -icount shift=$(TFLE_ICOUNT_SHIFT),align=off,sleep=off \
+            -kernel $(IMAGE)
+RUN_CMD = $(QEMU) $(QEMU_ARGS) -serial mon:stdio
+RUN_BATCH = $(QEMU) $(QEMU_ARGS) -serial stdio -monitor none </dev/null

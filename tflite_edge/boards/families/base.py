@@ -53,11 +53,14 @@ class Family:
 
     # -- building
 
-    def compile(self, project: Path, board: Board, *, jobs: int) -> tuple[Path, str]:
-        """Build a rendered project; (the image, what the build printed)."""
+    def compile(
+        self, project: Path, board: Board, *, jobs: int, args: tuple[str, ...] = ()
+    ) -> tuple[Path, str]:
+        """Build a rendered project, `args` on make's command line (the runtime's); (the
+        image, what the build printed)."""
         require_tools(board, ["make", board.toolchain])
         cmd = ["make", "-C", str(project), f"-j{max(1, jobs)}", f"BOARD={board.name}"]
-        cmd.append("TFLE_UNBOUNDED=1")
+        cmd += ["TFLE_UNBOUNDED=1", *args]
         proc = subprocess.run(
             cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}, check=False
         )

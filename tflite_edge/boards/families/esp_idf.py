@@ -24,7 +24,9 @@ class EspIdfFamily(Family):
     makefile = False
     deletes_oversized_image = False  # idf.py flashes its .bin, not the ELF measured here
 
-    def compile(self, project: Path, board: Board, *, jobs: int) -> tuple[Path, str]:
+    def compile(
+        self, project: Path, board: Board, *, jobs: int, args: tuple[str, ...] = ()
+    ) -> tuple[Path, str]:
         """`idf.py build` on a rendered ESP-IDF project; the app's ELF."""
         require_tools(board, [board.toolchain])
         proc = subprocess.run(

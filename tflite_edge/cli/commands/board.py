@@ -7,14 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..options import positive, print_json, show_progress, stage_printer
+from ..options import (
+    add_runtime_options,
+    positive,
+    print_json,
+    runtime_kwargs,
+    show_progress,
+    stage_printer,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `boards`, `build`, `flash` and `run` sub-commands."""
     from ...boards import DEFAULT_BOARD
     from ...flasher import DEFAULT_TIMEOUT
-    from ...runtimes import runtime_names
 
     p = subparsers.add_parser(
         "boards",
@@ -38,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", type=Path, metavar="DIR", help="the rendered project directory")
     p.add_argument("--board", help="the board (default: the one the project was rendered for)")
+    add_runtime_options(p, runtime=False)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_build)
@@ -54,9 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
-    p.add_argument(
-        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
-    )
+    add_runtime_options(p)
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--runs", type=positive(int), default=10, help="timed runs (default 10)")
     p.add_argument("--no-profile", action="store_true", help="no per-layer cycle counts")
@@ -86,9 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=".npy array of input tensors, shape (N, *input_shape[1:])",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
-    p.add_argument(
-        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
-    )
+    add_runtime_options(p)
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -160,7 +163,7 @@ def _build(args: argparse.Namespace) -> int:
     stage = stage_printer(args)
     if stage:
         stage(f"building {args.project}")
-    result = build(args.project, args.board)
+    result = build(args.project, args.board, progress=stage, **runtime_kwargs(args, runtime=False))
     if args.json:
         print_json(result.to_dict())
     else:
@@ -189,7 +192,6 @@ def _flash(args: argparse.Namespace) -> int:
     result = flash(
         args.model,
         board=args.board,
-        runtime=args.runtime,
         port=args.port,
         runs=args.runs,
         profile=not args.no_profile,
@@ -198,6 +200,7 @@ def _flash(args: argparse.Namespace) -> int:
         jsonl=args.log,
         on_record=_echo(args),
         on_stage=stage_printer(args),
+        **runtime_kwargs(args),
     )
     if args.results:
         result.save(args.results)
@@ -234,10 +237,10 @@ def _run(args: argparse.Namespace) -> int:
             model,
             inputs,
             board=args.board,
-            runtime=args.runtime,
             port=args.port,
             timeout=args.timeout,
             progress=callback,
+            **runtime_kwargs(args),
         )
     finally:
         if bar is not None:

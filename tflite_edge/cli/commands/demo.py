@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
     from ...boards import DEFAULT_BOARD
     from ...demo import DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SPARSITY, DEMO_FILES
-    from ...runtimes import runtime_names
+    from ...runtimes import AUTO, runtime_choices
 
     p = sub.add_parser(
         "demo",
@@ -31,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--runtime",
-        default="aot",
-        choices=runtime_names(),
-        help="firmware runtime (default aot; tflm on a QEMU board needs TFLM_DIR)",
+        default=AUTO,
+        choices=runtime_choices(),
+        help="firmware runtime (default auto: aot when its compiler handles every op, else "
+        "tflm; tflm on a QEMU board needs a TFLM tree in TFLM_DIR)",
     )
     p.add_argument(
         "--out",

@@ -9,7 +9,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `render` sub-command."""
     from ...boards import DEFAULT_BOARD
-    from ...runtimes import runtime_names
+    from ..options import add_runtime_options
 
     p = subparsers.add_parser(
         "render",
@@ -17,15 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render a firmware project for a board from an int8 .tflite model: the "
         "model as a C array, and either tflite-edge's ahead-of-time C (--runtime aot) or a "
         "TensorFlow Lite Micro project with an exact op resolver and a measured arena "
-        "(--runtime tflm; a Makefile against TFLM_DIR for Cortex-M boards, an ESP-IDF project "
-        "for esp32/esp32s3).",
+        "(--runtime tflm; a Makefile against a TFLM tree, --tflm-dir or TFLM_DIR, for Cortex-M "
+        "boards and the host, an ESP-IDF project for esp32/esp32s3).",
     )
     p.add_argument("model", type=Path, metavar="MODEL", help="the .tflite file")
     p.add_argument("-o", "--out", type=Path, required=True, help="project directory to write")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"target board (default {DEFAULT_BOARD})")
-    p.add_argument(
-        "--runtime", choices=runtime_names(), default="aot", help="firmware runtime (default aot)"
-    )
+    add_runtime_options(p)
     p.add_argument("--runs", type=int, default=10, help="timed runs at boot (default 10)")
     p.add_argument("--no-profile", action="store_true", help="leave out the per-layer cycle counts")
     p.add_argument(
@@ -47,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ...project import render
-    from ..options import print_json, stage_printer
+    from ..options import print_json, runtime_kwargs, stage_printer
 
     stage = stage_printer(args)
     if stage:
@@ -55,13 +53,13 @@ def _run(args: argparse.Namespace) -> int:
     result = render(
         args.model,
         board=args.board,
-        runtime=args.runtime,
         out_dir=args.out,
         runs=args.runs,
         profile=not args.no_profile,
         c_array_only=args.c_array_only,
         force=args.force,
         name=args.name,
+        **runtime_kwargs(args),
     )
     if args.json:
         print_json(result.to_dict())

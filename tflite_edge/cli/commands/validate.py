@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import print_json, show_progress
+from ..options import add_runtime_options, print_json, runtime_kwargs, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the sub-command of this module."""
-    from ...runtimes import runtime_names
-
     p = sub.add_parser(
         "validate",
         help="run data samples on the board, compare with TFLM",
@@ -26,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "optional y_test (integer class labels, one per sample); x and y when there is no "
         "x_test. Other keys (x_train, ...) are not read",
     )
-    p.add_argument("--runtime", default="aot", choices=runtime_names())
+    add_runtime_options(p)
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--samples", type=int, help="validate only the first N samples")
     p.add_argument("--keras", help="the float Keras model, to report its accuracy beside")
@@ -67,11 +65,11 @@ def _run(args: argparse.Namespace) -> int:
             x,
             y,
             board=args.board,
-            runtime=args.runtime,
             port=args.port,
             samples=args.samples,
             keras_model=keras_model,
             progress=callback,
+            **runtime_kwargs(args),
         )
     finally:
         if bar is not None:
