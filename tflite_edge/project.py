@@ -27,6 +27,7 @@ from .files import default_mode
 from .model import Model, c_identifier, known_input, load_model
 from .resources import firmware_dir
 from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime
+from .runtimes.base import FIRMWARE_COPY
 from .templating import environment, known_input_context
 
 MANIFEST = "tflite-edge.json"
@@ -115,7 +116,13 @@ class RenderResult:
             lines = [f"rendered {what} into {self.out_dir}:"]
         if self.runtime_reason:
             lines.insert(0, f"runtime {self.runtime_reason}")
-        lines += [f"  {f}" for f in self.files]
+        ours = [f for f in self.files if not f.startswith(FIRMWARE_COPY + "/")]
+        lines += [f"  {f}" for f in ours]
+        if len(ours) < len(self.files):
+            lines.append(
+                f"  {FIRMWARE_COPY}/ ({len(self.files) - len(ours)} files: tflite-edge's harness, "
+                "board support and build, so that the project stands alone)"
+            )
         lines.append(f"ops ({len(self.ops)}): {', '.join(self.ops)}")
         t = self.tflm_arena
         tflm = (
@@ -383,6 +390,21 @@ class _Job:
             "main/CMakeLists.txt": self.render("esp_idf/main_CMakeLists.txt.j2", **ctx),
             "main/idf_component.yml": self.render("esp_idf/idf_component.yml.j2", **ctx),
         }
+
+    def firmware_copy(self, *, kernels: bool) -> dict[str, str]:
+        """firmware/ as a Makefile project needs it, under tfle/: the build (Makefile), the
+        harness, the board's support (and the AOT kernels), so that the project builds on its
+        own wherever it is moved."""
+        src = firmware_dir()
+        parts = ["Makefile", "harness/*.[ch]", f"boards/{self.board.name}/*"]
+        parts += [] if family_of(self.board).native else ["boards/common/*"]
+        parts += ["kernels/*.[ch]"] if kernels else []
+        files = {}
+        for pattern in parts:
+            for path in sorted(src.glob(pattern)):
+                if path.is_file():
+                    files[f"{FIRMWARE_COPY}/{path.relative_to(src).as_posix()}"] = path.read_text()
+        return files
 
     def esp_harness_sources(self) -> dict[str, str]:
         """The harness and the ESP board functions, copied so that the ESP-IDF project stands

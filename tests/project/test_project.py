@@ -22,7 +22,7 @@ from projecttools import check_ok, cmake_commands, declared_arena, tflm_project_
 import tflite_edge
 from conftest import ROOT, run
 from tflite_edge import BoardError, OutputExistsError, TFLiteEdgeError, UnsupportedOpError
-from tflite_edge.boards import boards_of
+from tflite_edge.boards import boards_of, get_board
 from tflite_edge.model import c_identifier, known_input, load_model
 from tflite_edge.project import MANIFEST, render
 from tflite_edge.reference import Reference
@@ -265,7 +265,7 @@ def test_makefile_without_tflm_dir_says_what_to_set(tflm_projects, models_dir):
     assert "TFLM_DIR" in res.stderr and "tflite-micro" in res.stderr
     res = run(["make", "-C", str(out), f"TFLM_DIR={out}"], env={"PATH": "/usr/bin:/bin"})
     assert res.returncode != 0
-    assert "not a tflite-micro checkout" in res.stderr
+    assert "is not a tflite-micro tree" in res.stderr
 
 
 # --------------------------------------------------------------------------- ESP-IDF project
@@ -317,7 +317,12 @@ def check_esp_idf_project(board, model, tflm_projects, name=None):
         assert (out / "main" / src).is_file()
     assert args[args.index("INCLUDE_DIRS") + 1] == "."
     # The harness reads TFLM's model API header and yields to the idle task between runs.
-    assert main[1][1][2:] == ['TFLE_MODEL_HEADER="model_settings.h"', "TFLE_BOARD_YIELD=1"]
+    # ... and names its kernel set in hello (esp-tflite-micro: ESP-NN's).
+    assert main[1][1][2:] == [
+        'TFLE_MODEL_HEADER="model_settings.h"',
+        f'TFLE_KERNELS_NAME="{get_board(board).tflm_kernels}"',
+        "TFLE_BOARD_YIELD=1",
+    ]
 
     manifest = yaml.safe_load((out / "main" / "idf_component.yml").read_text())
     deps = manifest["dependencies"]

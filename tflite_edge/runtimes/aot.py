@@ -11,8 +11,7 @@ from typing import Any
 
 from ..boards.board import Board
 from ..boards.families import family_of
-from ..resources import firmware_dir
-from .base import Runtime, prefixed
+from .base import FIRMWARE_COPY_MAKE, Runtime, prefixed
 
 
 class AotRuntime(Runtime):
@@ -26,6 +25,7 @@ class AotRuntime(Runtime):
         job.code_bytes = code_bytes(job.board, stage, job.profile)
         files = job.known_input_files("tfle_model.h")
         files["Makefile"] = job.render("project/Makefile.j2", **make_context(job, stage))
+        files.update(job.firmware_copy(kernels=True))
         return files
 
     def esp_idf_project(self, job: Any, stage: Path) -> dict[str, str]:
@@ -42,7 +42,7 @@ def make_context(job: Any, stage: Path) -> dict[str, Any]:
     """The context of templates/project/Makefile.j2."""
     srcs = sorted({p.name for p in stage.glob("*.c")} | {"tfle_input.c"})
     return {
-        "firmware": firmware_dir().as_posix(),
+        "firmware": FIRMWARE_COPY_MAKE,
         "runs": job.runs,
         "profile": int(job.profile),
         "host": family_of(job.board).native,

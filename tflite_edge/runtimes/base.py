@@ -13,6 +13,12 @@ from ..boards.board import Board
 from ..boards.links import Link
 
 
+# The folder of a Makefile project that holds its copy of firmware/ (harness, board, kernels),
+# and how the project's Makefile finds it: beside itself, wherever the project is moved.
+FIRMWARE_COPY = "tfle"
+FIRMWARE_COPY_MAKE = "$(TFLE_PROJECT)/" + FIRMWARE_COPY
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     """What a user may choose of a runtime beyond its name (render/build/flash/run/validate)."""

@@ -25,7 +25,7 @@ from ..boards.families.base import require_tools
 from ..boards.links import Link, PtyProcess
 from ..errors import BoardError, ToolchainError
 from ..resources import firmware_dir
-from .base import Runtime, RuntimeOptions, prefixed
+from .base import FIRMWARE_COPY_MAKE, Runtime, RuntimeOptions, prefixed
 from .tflm_tree import KERNEL_SETS, check_kernels, find_tree, library, python_for_tflm
 
 # The host board: the model side (firmware/models/) calls load() and invoke() of this module.
@@ -46,6 +46,7 @@ class TflmRuntime(Runtime):
     def makefile_project(self, job: Any, stage: Path) -> dict[str, str]:
         files = job.tflm_sources()
         files["Makefile"] = job.render("tflm/Makefile.j2", **make_context(job))
+        files.update(job.firmware_copy(kernels=False))
         return files
 
     def esp_idf_project(self, job: Any, stage: Path) -> dict[str, str]:
@@ -199,7 +200,7 @@ def make_context(job: Any) -> dict[str, Any]:
     job.facts.update(tflm_dir=str(tree) if tree else None, tflm_kernels=kernels)
     root = "" if host else "$(dir $(shell command -v $(CC)))"
     return {
-        "firmware": firmware_dir().as_posix(),
+        "firmware": FIRMWARE_COPY_MAKE,
         "runs": job.runs,
         "profile": int(job.profile),
         "host": host,

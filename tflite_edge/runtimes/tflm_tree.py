@@ -211,7 +211,11 @@ def library(
                     tool="make",
                 )
             (tmp / "tflite-edge-key.txt").write_text("\n".join([str(tree), *args, compiler]) + "\n")
-            os.replace(tmp, entry)
+            try:
+                os.replace(tmp, entry)
+            except OSError:
+                if not lib.is_file():  # not a complete entry put there meanwhile
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return lib
