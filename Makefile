@@ -4,7 +4,7 @@
 #   make test-fast                    the same without the slow tests: a developer's loop
 #   make flash BOARD=qemu-m4 MODEL=m.tflite [PORT=/dev/ttyUSB0] [RUNTIME=auto|aot|tflm] [RUNS=10]
 #   make monitor PORT=/dev/ttyUSB0
-#   make bench                        benchmarks into bench/results/ and BENCHMARKS.md
+#   make bench [TFLM_DIR=DIR]         benchmarks into bench/results/ and BENCHMARKS.md
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -76,8 +76,12 @@ monitor: install
 	@test -n "$(PORT)" || { echo "make monitor needs PORT=<serial port or URL>, e.g. PORT=/dev/ttyUSB0"; exit 2; }
 	$(CLI) monitor --port $(PORT) --baud $(BAUD)
 
+# The same-board table builds TFLM's firmware from a tflite-micro tree: TFLM_DIR, by default
+# the pinned one beside the project when it is there (without one that table is skipped).
+TFLM_DIR ?= $(wildcard ../shared/third_party/tflite-micro)
+
 bench: install
-	$(CLI) bench --out bench/results --markdown BENCHMARKS.md
+	$(CLI) bench --out bench/results --markdown BENCHMARKS.md $(if $(TFLM_DIR),--tflm-dir $(TFLM_DIR))
 
 lint: install
 	$(VENV)/bin/ruff check tflite_edge tests

@@ -16,13 +16,17 @@ from conftest import ROOT, run
 from tflite_edge import benchmark
 from tflite_edge.errors import BoardError, DataError, ModelError, TFLiteEdgeError
 
+# the smoke run's same-board table builds TFLM's two qemu-m4 libraries on a cold cache: minutes
+pytestmark = pytest.mark.timeout(3600)
+
 SMOKE_BOARD = "qemu-m4"
 HELLO = "hello_world_int8"
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, models_dir):
-    """One smoke run of the whole suite (about a minute): the result, its folder, progress."""
+def smoke(tmp_path_factory, models_dir, tflm_dir):
+    """One smoke run of the whole suite (a few minutes; TFLM's qemu-m4 libraries come from the
+    cache, built once): the result, its folder, progress."""
     base = tmp_path_factory.mktemp("bench")
     messages: list[str] = []
     # Relative paths, as `make bench` passes them; the build trees go next to the results.
@@ -36,6 +40,7 @@ def smoke(tmp_path_factory, models_dir):
             smoke=True,
             progress=messages.append,
             models_dir=models_dir,
+            tflm_dir=tflm_dir,
         )
     finally:
         os.chdir(cwd)
@@ -70,6 +75,9 @@ def test_smoke_covers_every_table(smoke):
     assert [d["board"] for d in _rows(result, "emulated")] == [SMOKE_BOARD]  # one board only
     assert [d["model"] for d in _rows(result, "emulated")] == [HELLO]
     assert [d["model"] for d in _rows(result, "host")] == [HELLO]
+    same = _rows(result, "same_board")
+    assert [(d["board"], d["model"]) for d in same] == [(SMOKE_BOARD, HELLO)]
+    assert same[0]["errors"] == {} and same[0]["crc_equals_interpreter"] is True
     variants = [
         d["variant"] for d in sorted(_rows(result, "compression"), key=lambda d: d["order"])
     ]
@@ -91,6 +99,7 @@ def test_run_document_names_machine_and_plan(smoke):
     (run_doc,) = [d for d in result.docs if d["table"] == "run"]
     assert run_doc["smoke"] is True
     assert run_doc["boards"] == [SMOKE_BOARD]
+    assert run_doc["same_board_boards"] == [SMOKE_BOARD] and run_doc["tflm_dir"]
     assert run_doc["machine"]["cpus"] >= 1
     assert "QEMU" in run_doc["machine"]["qemu"]
     assert run_doc["determinism"] == {"compared": 0, "differences": []}
@@ -126,6 +135,23 @@ def test_emulated_row_agrees_with_tflm_and_the_model(smoke, models_dir):
     assert row["ram_ratio"] == pytest.approx(row["aot_ram_bytes"] / arena.total)
     assert row["estimate_ms_at_120mhz"] == pytest.approx(i["median"] / 120e3)
     assert row["published_ms"] is None  # MLPerf Tiny publishes no figure for hello_world
+
+
+@pytest.mark.slow  # the smoke run is a whole bench
+def test_same_board_aot_is_the_emulated_measurement(smoke):
+    result, _, _ = smoke
+    (emu,) = _rows(result, "emulated")
+    (same,) = _rows(result, "same_board")
+    assert same["aot"]["instructions"] == emu["instructions"]
+    assert same["aot"]["image_flash_bytes"] == emu["image_flash_bytes"]
+    assert same["aot"]["device_ram_bytes"] == emu["aot_ram_bytes"]
+    assert same["tflm_output_crc32"] == emu["tflm_output_crc32"]
+    for key, *_ in benchmark.SAME_BOARD_RUNTIMES:
+        assert same[key]["output_crc32"] == emu["tflm_output_crc32"]
+    tflm = [key for key, _, kernels, _ in benchmark.SAME_BOARD_RUNTIMES if kernels]
+    for key in tflm:
+        i = same[key]["instructions"]["median"]
+        assert same["ratios"][key] == pytest.approx(i / emu["instructions"]["median"])
 
 
 @pytest.mark.slow  # the smoke run is a whole bench
@@ -226,7 +252,7 @@ def _tables(text: str) -> dict[str, list[list[str]]]:
 
 
 @pytest.mark.slow  # the smoke run is a whole bench
-def test_markdown_has_the_four_tables_with_the_measured_figures(smoke):
+def test_markdown_has_the_five_tables_with_the_measured_figures(smoke):
     result, base, _ = smoke
     text = (base / "BENCHMARKS.md").read_text()
     assert f"{os.cpu_count()}-core" in text
@@ -236,6 +262,7 @@ def test_markdown_has_the_four_tables_with_the_measured_figures(smoke):
     headings = list(tables)
     assert [h.split(":")[0] for h in headings] == [
         "1. Emulated boards",
+        "Same board",
         "2. Host",
         "3. Compression",
         "4. Pipeline",
@@ -248,9 +275,15 @@ def test_markdown_has_the_four_tables_with_the_measured_figures(smoke):
     assert cell["TFLM arena total / activations (B)"] == (
         f"{emu['tflm_arena']['total']:,} / {emu['tflm_arena']['activations']:,}"
     )
-    comp = tables[headings[2]]
+    (same,) = _rows(result, "same_board")
+    header, row = tables[headings[1]]
+    cell = dict(zip(header, row, strict=True))
+    for key, *_, label in benchmark.SAME_BOARD_RUNTIMES:
+        assert cell[f"{label} instructions"] == f"{same[key]['instructions']['median']:,}"
+    assert cell["CRC32 equal"] == cell["= TFLM interpreter"] == "yes"
+    comp = tables[headings[3]]
     assert len(comp) == 1 + len(_rows(result, "compression"))
-    pipe = tables[headings[3]]
+    pipe = tables[headings[4]]
     assert pipe[-1][0] == "**total**"
 
 

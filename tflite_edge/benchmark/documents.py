@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..files import write_atomic, write_json
-from .plan import SCHEMA_VERSION, SUITE, TABLES, Plan
+from .plan import SAME_BOARD_RUNTIMES, SCHEMA_VERSION, SUITE, TABLES, Plan
 
 
 @dataclass
@@ -29,7 +29,7 @@ class BenchResult:
     determinism: dict[str, Any] = field(default_factory=dict)
 
     def table(self, name: str) -> list[dict[str, Any]]:
-        """The rows of one table (emulated, host, compression, pipeline)."""
+        """The rows of one table (emulated, same_board, host, compression, pipeline)."""
         return [d for d in self.docs if d.get("table") == name]
 
     def summary(self) -> str:
@@ -97,6 +97,10 @@ _DETERMINISTIC = {
     "emulated": ("model_sha256", "macs", "instructions.median", "aot_ram_bytes",
                  "weight_bytes", "image_flash_bytes", "image_ram_bytes", "output_crc32",
                  "tflm_arena.total"),
+    "same_board": ("model_sha256", "macs", "tflm_output_crc32",
+                   *(f"{r}.{f}" for r, *_ in SAME_BOARD_RUNTIMES
+                     for f in ("instructions.median", "image_flash_bytes", "image_ram_bytes",
+                               "device_ram_bytes", "output_crc32"))),
     "host": ("model_sha256", "outputs_equal", "valgrind.aot", "valgrind.tflm"),
     "compression": ("tflite_sha256", "tflite_bytes", "accuracy", "dense.flash_bytes",
                     "sparse.flash_bytes", "dense.instructions", "sparse.instructions"),
@@ -146,6 +150,9 @@ class Run:
         self.step = 0
         self.steps = 0
         self.tflm_cache: dict[str, dict[str, Any]] = {}  # TFLM's facts per model sha256
+        # TFLM's library per (board, kernel set): None once it is there, else why it is not
+        # (a failed build is not retried for every model of the run)
+        self.tflm_libraries: dict[tuple[str, str], str | None] = {}
 
     def tick(self, message: str) -> None:
         """Report the next step of the run."""

@@ -14,8 +14,9 @@ from .plan import PUBLISHED_CLOCK_HZ, PUBLISHED_MS
 from .sizes import object_sizes
 
 
-def _tflm_facts(run: Run, model: Model) -> dict[str, Any]:
-    """TFLM's arena and its output CRC on the known input (cached per model: host facts)."""
+def tflm_facts(run: Run, model: Model) -> dict[str, Any]:
+    """The TFLM interpreter's arena and output CRC32 on the known input, on the host (cached per
+    model sha256: the emulated and same-board tables share them)."""
     cache = run.tflm_cache
     if model.sha256 not in cache:
         from ..reference import Reference
@@ -43,7 +44,7 @@ def emulated_row(run: Run, board: str, name: str, path: Path, *, source: str) ->
     aot = compile_aot(model, where / "model", sparse="auto")
     sizes = object_sizes(where / "model", board)
     flashed = flash_measured(run, model, board, where / "board")
-    tflm = _tflm_facts(run, model)
+    tflm = tflm_facts(run, model)
     instr = flashed["instructions"]["median"]
     arena = tflm["arena"]
     doc = document(

@@ -36,18 +36,32 @@ def _flashed(result: Any) -> dict[str, Any]:
         "output_crc32": doc["output_crc32"],
         "image_flash_bytes": doc["image_flash_bytes"],
         "image_ram_bytes": doc["image_ram_bytes"],
+        "device_ram_bytes": doc.get("ram_bytes"),  # hello `ram`: AOT plan, TFLM arena used
+        "tflm_kernels": doc.get("tflm_kernels"),
     }
 
 
-def flash_measured(run: Run, model: Model, board: str, where: Path) -> dict[str, Any]:
-    """flash() the model on the board as the user would: render, build, boot, read serial."""
+def flash_measured(
+    run: Run,
+    model: Model,
+    board: str,
+    where: Path,
+    *,
+    runtime: str = "aot",
+    tflm_kernels: str | None = None,
+    tflm_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """flash() the model on the board as the user would: render, build, boot, read serial.
+
+    runtime "tflm" builds TFLM's firmware against the tree tflm_dir with tflm_kernels.
+    """
     from ..flasher import flash
 
     if where.exists():
         shutil.rmtree(where)
     result = flash(
-        model, board=board, runtime="aot", runs=run.plan.emulated_runs, profile=False,
-        out_dir=where,
+        model, board=board, runtime=runtime, runs=run.plan.emulated_runs, profile=False,
+        out_dir=where, tflm_dir=tflm_dir, tflm_kernels=tflm_kernels,
     )  # fmt: skip
     return _flashed(result)
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from ..errors import DataError
 from .documents import load_results, write_text
-from .plan import COMPRESSION_BOARD, PUBLISHED_SOURCE, PUBLISHED_STACKS, TABLES
+from .plan import (
+    COMPRESSION_BOARD,
+    PUBLISHED_SOURCE,
+    PUBLISHED_STACKS,
+    SAME_BOARD_RUNTIMES,
+    TABLES,
+)
 
 TEMPLATE = "BENCHMARKS.md.j2"
 
@@ -72,6 +78,9 @@ def _header(run: dict[str, Any] | None) -> dict[str, Any]:
             "tflite_micro": m.get("tflite_micro") or "?",
             "valgrind": m.get("valgrind") or "Valgrind not installed",
         },
+        "tflm_tree": None
+        if not (run or {}).get("tflm_dir")
+        else {"dir": run["tflm_dir"], "sha256": (run.get("tflm_tree_sha256") or "?")[:12]},
         "wall_minutes": None if wall is None else f"{wall / 60:.1f}",
         "smoke": bool(run and run.get("smoke")),
         "determinism": det,
@@ -126,6 +135,73 @@ def _emulated(rows: list[dict]) -> dict | None:
         ]
         published = _table(pheaders, ptable, right=set(range(2, 4 + len(PUBLISHED_STACKS))))
     return {"table": _table(headers, table, right=set(range(2, 12))), "published": published}
+
+
+def _dotted(doc: dict[str, Any], field: str) -> Any:
+    for part in field.split("."):
+        doc = doc.get(part) if isinstance(doc, dict) else None
+    return doc
+
+
+def _failure(message: str) -> str:
+    """A build or run failure in one line: its first line, and the first compiler error."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    error = next((line for line in lines[1:] if re.search(r"\berror\b", line)), None)
+    return lines[0] + (f" (`{error}`)" if error else "")
+
+
+def _same_board(rows: list[dict], run: dict[str, Any] | None) -> dict | None:
+    """The same-board table; without rows, None, or `skipped` when the run had no TFLM tree."""
+    if not rows:
+        skipped = run is not None and "tflm_dir" in run and run["tflm_dir"] is None
+        return {"skipped": True} if skipped else None
+    keys = [key for key, *_ in SAME_BOARD_RUNTIMES]
+    labels = [label for *_, label in SAME_BOARD_RUNTIMES]
+    table, failures = [], []
+    for d in rows:
+        per = [d.get(k) or {} for k in keys]
+
+        def cells(field: str, digits: int = 0, per: list[dict] = per) -> list[str]:
+            """One cell per runtime: its figure (field, dotted), or `failed`."""
+            return ["failed" if r.get("error") else _n(_dotted(r, field), digits) for r in per]
+
+        failures += [
+            f"{d['board']} `{d['model']}`, {label}: {_failure(r['error'])}"
+            for label, r in zip(labels, per, strict=True)
+            if r.get("error")
+        ]
+        table.append([
+            f"`{d['model']}`", d["board"], _n(d["macs"]),
+            *cells("instructions.median"),
+            *cells("instructions_per_mac", 2),
+            *[_n((d.get("ratios") or {}).get(k), 2) for k in keys[1:]],
+            *cells("image_flash_bytes"), *cells("image_ram_bytes"), *cells("device_ram_bytes"),
+            _n(d.get("crc_equal")), _n(d.get("crc_equals_interpreter")),
+        ])  # fmt: skip
+    ram = [
+        "AOT plan RAM (B)" if kernels is None else f"{label} arena used (B)"
+        for _key, _runtime, kernels, label in SAME_BOARD_RUNTIMES
+    ]
+    headers = [
+        "model",
+        "board",
+        "MACs",
+        *[f"{label} instructions" for label in labels],
+        *[f"{label} instr. / MAC" for label in labels],
+        *[f"{label} / {labels[0]}" for label in labels[1:]],
+        *[f"{label} image flash (B)" for label in labels],
+        *[f"{label} image RAM (B)" for label in labels],
+        *ram,
+        "CRC32 equal",
+        "= TFLM interpreter",
+    ]
+    return {
+        "table": _table(headers, table, right=set(range(2, len(headers)))),
+        "failures": failures,
+        "skipped": False,
+    }
 
 
 def _host(rows: list[dict]) -> dict | None:
@@ -221,11 +297,16 @@ def render_markdown(docs: Iterable[dict[str, Any]]) -> str:
         by["emulated"],
         key=lambda d: (d["model"] == "digits_demo", d["model"], board_order.get(d["board"], 99)),
     )
+    same_board = sorted(
+        by["same_board"],
+        key=lambda d: (d["model"] == "digits_demo", d["model"], board_order.get(d["board"], 99)),
+    )
     host = sorted(by["host"], key=lambda d: (d["model"] == "digits_demo", d["model"]))
     context = {
         **_header(run),
         "published_source": PUBLISHED_SOURCE,
         "emulated": _emulated(emulated),
+        "same_board": _same_board(same_board, run),
         "host": _host(host),
         "compression": _compression(by["compression"]),
         "pipeline": _pipeline(by["pipeline"]),

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 SUITE = "tflite-edge-bench"
 SCHEMA_VERSION = 1
-TABLES = ("emulated", "host", "compression", "pipeline")
+TABLES = ("emulated", "same_board", "host", "compression", "pipeline")
 DEFAULT_BOARDS = ("qemu-m4", "qemu-m7", "qemu-m55")
 PIPELINE_BOARD = "qemu-m4"
 COMPRESSION_BOARD = "qemu-m4"
+# The same-board table (same_board.py): AOT, TFLM reference and TFLM + CMSIS-NN on each of
+# these boards (those of them the run measures); TFLM's library is built once per board and
+# kernel set (minutes each), so the table keeps to one board per instruction set.
+SAME_BOARD_BOARDS = ("qemu-m4", "qemu-m55")
+# Its runtimes, in column order: (key in the row document, flash() runtime, TFLM kernel set,
+# label).
+SAME_BOARD_RUNTIMES = (
+    ("aot", "aot", None, "AOT"),
+    ("tflm_reference", "tflm", "reference", "TFLM ref"),
+    ("tflm_cmsis_nn", "tflm", "cmsis_nn", "TFLM + CMSIS-NN"),
+)
 
 # Published on-board latency (ms) of the MLPerf Tiny models, quoted from the reference models'
 # README (../shared/models/README.md), which cites MLPerf Tiny v0.5 results. Data, not ours:
@@ -39,8 +50,9 @@ class Plan:
     sparsities: tuple[float, ...]  # the pruned variants of the compression table
     qat: bool  # include the int8 QAT (unpruned) variant
     demo_sparsity: float  # the pruned variant that is "the digits demo model"
+    same_board_boards: tuple[str, ...]  # boards of the same-board table (with a TFLM tree)
 
 
-FULL = Plan(False, 5, 200, 12, 4, 2, (0.5, 0.75, 0.9), True, 0.75)
-SMOKE = Plan(True, 2, 20, 2, 1, 1, (0.5,), False, 0.5)
+FULL = Plan(False, 5, 200, 12, 4, 2, (0.5, 0.75, 0.9), True, 0.75, SAME_BOARD_BOARDS)
+SMOKE = Plan(True, 2, 20, 2, 1, 1, (0.5,), False, 0.5, ("qemu-m4",))
 SMOKE_MODELS = ("hello_world_int8.tflite",)

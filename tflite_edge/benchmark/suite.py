@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..errors import DataError, TFLiteEdgeError, ToolchainError
 from ..model import load_model
+from ..runtimes.tflm_tree import find_tree, tree_fingerprint
 from .compression import compression_and_pipeline, variants
 from .documents import BenchResult, Run, compare_runs, document, load_results, write_text
 from .emulated import emulated_row
@@ -17,6 +19,7 @@ from .host import host_row, valgrind_counts
 from .machine import machine_info
 from .markdown import render_markdown
 from .plan import DEFAULT_BOARDS, FULL, SMOKE, SMOKE_MODELS
+from .same_board import same_board_row
 
 
 def bench(
@@ -28,12 +31,15 @@ def bench(
     progress: Callable[[str], None] | None = None,
     models_dir: str | Path | None = None,
     work_dir: str | Path | None = None,
+    tflm_dir: str | Path | None = None,
 ) -> BenchResult:
     """Run the benchmark suite; write one JSON per measured row into out, then the Markdown.
 
     smoke=True runs a small version (the first board, hello_world, a tiny compression grid)
     so the suite cannot rot. models_dir defaults to ../shared/models; build trees go to
-    work_dir (default: a `work` folder next to out).
+    work_dir (default: a `work` folder next to out). tflm_dir (default $TFLM_DIR) is the
+    tflite-micro tree the same-board table builds TFLM's firmware from; without one that table
+    is skipped, and the Markdown says so.
     """
     from ..boards import get_board
 
@@ -51,6 +57,8 @@ def bench(
                 "counts from QEMU boards (qemu-m4, qemu-m7, qemu-m55)"
             )
     models = _reference_models(models_dir, smoke)
+    tree = _tflm_tree(tflm_dir)
+    same_boards = [b for b in board_list if b in plan.same_board_boards] if tree else []
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "gcc"):
         if shutil.which(tool) is None:
             raise ToolchainError(
@@ -78,9 +86,10 @@ def bench(
     ref_models = [(p.stem, p) for p in models]
     demo_rows = 0 if smoke else 1
     emulated_steps = len(board_list) * (len(ref_models) + demo_rows)
+    same_board_steps = len(same_boards) * (len(ref_models) + demo_rows) if tree else 1
     compression_steps = 1 + len(variants(plan)) + 1  # training, variants, pipeline
     host_steps = len(ref_models) + demo_rows + 1  # one per model, then Valgrind
-    run.steps = emulated_steps + compression_steps + host_steps
+    run.steps = emulated_steps + same_board_steps + compression_steps + host_steps
     run.save(
         document(
             "run",
@@ -89,6 +98,9 @@ def bench(
             boards=board_list,
             models=[name for name, _ in ref_models],
             plan=vars(plan),
+            tflm_dir=None if tree is None else str(tflm_dir or os.environ["TFLM_DIR"]),
+            tflm_tree_sha256=None if tree is None else tree_fingerprint(tree),
+            same_board_boards=same_boards,
             machine=machine_info(),
         )
     )
@@ -102,12 +114,21 @@ def bench(
         demo_path = compression_and_pipeline(run)
         write_text(md_path, render_markdown(run.docs))
     host_models = list(ref_models)
+    sources = {name: f"../shared/models/{path.name}" for name, path in ref_models}
     if not smoke:
         demo_source = f"digits CNN pruned {plan.demo_sparsity:.0%} + PQAT, as in `make demo`"
         for board in board_list:
             run.tick(f"emulated: digits demo model on {board}")
             emulated_row(run, board, "digits_demo", demo_path, source=demo_source)
         host_models.append(("digits_demo", demo_path))
+        sources["digits_demo"] = demo_source
+    if tree is None:
+        run.tick("same board: no TFLM tree (--tflm-dir or TFLM_DIR), table skipped")
+    for name, path in host_models:  # same_boards is empty without a tree
+        for board in same_boards:
+            run.tick(f"same board: {name} on {board}, AOT vs TFLM reference vs TFLM + CMSIS-NN")
+            same_board_row(run, board, name, path, source=sources[name], tflm_dir=tree)
+    write_text(md_path, render_markdown(run.docs))
     host_docs = []
     for name, path in host_models:
         run.tick(f"host: AOT (gcc -O2) vs TFLM interpreter, {name}")
@@ -133,6 +154,13 @@ def bench(
     )
     md = write_text(md_path, render_markdown(run.docs))
     return BenchResult(out_dir, md, sorted(run.files), run.docs, determinism)
+
+
+def _tflm_tree(given: str | Path | None) -> Path | None:
+    """The TFLM tree of the same-board table: given, else $TFLM_DIR (checked), else None."""
+    if given is None and not os.environ.get("TFLM_DIR", "").strip():
+        return None
+    return find_tree(given, what="the same-board table (--tflm-dir)")
 
 
 def _reference_models(models_dir: str | Path | None, smoke: bool) -> list[Path]:

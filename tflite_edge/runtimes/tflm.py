@@ -73,17 +73,8 @@ class TflmRuntime(Runtime):
         if board.tflm_target is None or not family_of(board).makefile:
             return []
         given = options.tflm_dir or manifest.get("tflm_dir")
-        tree = find_tree(given, what=f"--runtime tflm on {board.name}")
         kernels = kernel_set(board, options.tflm_kernels or manifest.get("tflm_kernels"))
-        check_kernels(tree, kernels)
-        lib = library(
-            tree,
-            tflm_args(board, kernels, toolchain_root(board)),
-            board.toolchain,
-            describe=f"{board.name} ({board.cpu}) with {kernels} kernels",
-            jobs=jobs,
-            progress=progress,
-        )
+        tree, lib = board_library(board, kernels, given, jobs=jobs, progress=progress)
         return [f"TFLM_DIR={tree}", f"TFLM_KERNELS={kernels}", f"TFLM_LIB={lib}"]
 
     def board_process(
@@ -125,6 +116,29 @@ class TflmRuntime(Runtime):
             tree = find_tree(options.tflm_dir, what=f"--runtime tflm on {board.name}")
             check_kernels(tree, kernels)
             python_for_tflm()
+
+
+def board_library(
+    board: Board,
+    kernels: str,
+    tflm_dir: str | Path | None,
+    *,
+    jobs: int = 2,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, Path]:
+    """The TFLM tree (tflm_dir, else $TFLM_DIR) and TFLM's library for a Cortex-M board with
+    `kernels`, from the cache, built the first time; ToolchainError when it cannot be."""
+    tree = find_tree(tflm_dir, what=f"--runtime tflm on {board.name}")
+    check_kernels(tree, kernels)
+    lib = library(
+        tree,
+        tflm_args(board, kernels, toolchain_root(board)),
+        board.toolchain,
+        describe=f"{board.name} ({board.cpu}) with {kernels} kernels",
+        jobs=jobs,
+        progress=progress,
+    )
+    return tree, lib
 
 
 def given_tree(options: RuntimeOptions) -> Path | None:

@@ -14,9 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "bench",
-        help="run the benchmarks: emulated boards, host AOT vs TFLM, compression, pipeline",
+        help="run the benchmarks: emulated boards, AOT vs TFLM on the same board, host AOT vs "
+        "TFLM, compression, pipeline",
         description="Measure the AOT runtime on the emulated boards beside the TFLM interpreter "
-        "and the published MLPerf Tiny figures, AOT vs TFLM on the host, the digits model from "
+        "and the published MLPerf Tiny figures, AOT vs TFLM (reference kernels and CMSIS-NN) "
+        "flashed on the same emulated board, AOT vs TFLM on the host, the digits model from "
         "float to pruned int8, and the pipeline's stages. Each measured row is written to "
         "OUT/<table>-<row>.json as soon as it is measured; the Markdown is regenerated from "
         "them at the end.",
@@ -59,6 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder for build trees (default: a `work` folder next to --out)",
     )
     p.add_argument(
+        "--tflm-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="tflite-micro tree the same-board table (AOT vs TFLM vs TFLM + CMSIS-NN) builds "
+        "TFLM's firmware from (default: $TFLM_DIR; without one the table is skipped); it is "
+        "only read",
+    )
+    p.add_argument(
         "--markdown-only",
         action="store_true",
         help="measure nothing: regenerate the Markdown from the JSON in --out",
@@ -89,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=progress,
         models_dir=args.models_dir,
         work_dir=args.work_dir,
+        tflm_dir=args.tflm_dir,
     )
     print(result.summary())
     return 0
