@@ -300,9 +300,9 @@ class Device:
         last = records[-1]
         if last.kind == "error":
             watch = (
-                f"`make -C {self._project} run` boots it with the console on your terminal"
+                f"`make -C {self._project} console` boots it with the console on your terminal"
                 if self._project is not None and self._work.kept
-                else "flash again with --out DIR to keep the project, then `make -C DIR run` "
+                else "flash again with --out DIR to keep the project, then `make -C DIR console` "
                 "boots it with the console on your terminal"
             )
             raise ProtocolError(

@@ -133,6 +133,7 @@ def test_flash_builds_only_in_its_work_folder_and_stops_the_board(tmp_path):
         ys = device.infer(np.array([[5], [-7]], dtype=np.int8))
         result = device.result
     assert result.matches_tflm is True and result.session.hello["runtime"] == "tflm"
+    assert result.kernels == "reference"  # the package's interpreter: TFLM's reference kernels
     assert ys.tobytes() == Reference(MODEL).run(np.array([[5], [-7]], np.int8)).tobytes()
     (proc,) = ours
     assert proc.poll() is not None and proc not in LIVE  # stopped, and nothing left running

@@ -69,7 +69,7 @@ def _load(path: Path) -> Board:
             f"found {shift!r}",
             board=path.stem,
         )
-    for key in ("cflags", "tflm_target"):
+    for key in ("cflags", "tflm_target", "tflm_cpu_flags"):
         if key in raw:
             if not isinstance(raw[key], list) or not all(isinstance(v, str) for v in raw[key]):
                 raise BoardError(

@@ -39,6 +39,9 @@ class Board:
     # not built with TFLM's Makefile for it (ESP-IDF has its own component).
     tflm_target: tuple[str, ...] | None = None
     tflm_kernels: str = "reference"  # the TFLM kernel set used when none is asked for
+    # The CPU flags of a TFLM firmware's own objects when they must differ from the board's
+    # (to match the float ABI of TFLM's library); empty: the board's own (board.mk).
+    tflm_cpu_flags: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def toolchain_present(self) -> bool:

@@ -168,17 +168,19 @@ def kernel_set(board: Board, asked: str | None) -> str:
     return asked
 
 
-def tflm_args(board: Board, kernels: str, root: str) -> list[str]:
-    """TFLM's make arguments for `board`'s library with `kernels`; `root` is the folder of the
-    cross compiler (TFLM downloads its own compiler without it)."""
+def target_args(board: Board, root: str) -> list[str]:
+    """TFLM's make arguments that choose `board`'s target (its TOML's tflm_target); `root` is
+    the folder of the cross compiler (without it TFLM downloads a compiler of its own)."""
     assert board.tflm_target is not None
-    args = list(board.tflm_target)
-    if not family_of(board).native:
-        args.append(f"TARGET_TOOLCHAIN_ROOT={root}")
-    args.append("BUILD_TYPE=release_with_logs")
-    if kernels != "reference":
-        args.append(f"OPTIMIZED_KERNEL_DIR={kernels}")
-    return args
+    native = family_of(board).native
+    return [*board.tflm_target, *([] if native else [f"TARGET_TOOLCHAIN_ROOT={root}"])]
+
+
+def tflm_args(board: Board, kernels: str, root: str) -> list[str]:
+    """TFLM's make arguments for `board`'s library with `kernels` (the rendered Makefile
+    builds the same: its target arguments, then these two)."""
+    kernel_dir = [] if kernels == "reference" else [f"OPTIMIZED_KERNEL_DIR={kernels}"]
+    return [*target_args(board, root), "BUILD_TYPE=release_with_logs", *kernel_dir]
 
 
 def toolchain_root(board: Board) -> str:
@@ -221,9 +223,10 @@ def make_context(job: Any) -> dict[str, Any]:
         "tflm_dir": str(tree) if tree else "",
         "kernels": kernels,
         "kernel_sets": KERNEL_SETS,
-        "target_args": tflm_args(b, kernels, root)[: len(b.tflm_target) + (0 if host else 1)],
+        "target_args": target_args(b, root),
         "log_callback": not host,
         "clone": CLONE,
+        "cpu_flags": list(b.tflm_cpu_flags),
     }
 
 

@@ -1,5 +1,6 @@
 # qemu-m55: QEMU mps3-an547, Arm Cortex-M55 at a nominal 32 MHz.
-BOARD_CPU_FLAGS := -mcpu=cortex-m55 -mthumb -mfloat-abi=hard
+# A project may set other CPU flags first (the TFLM firmware: its library's float ABI).
+BOARD_CPU_FLAGS ?= -mcpu=cortex-m55 -mthumb -mfloat-abi=hard
 QEMU_MACHINE := mps3-an547
 # QEMU runs the board with -icount shift=$(TFLE_ICOUNT_SHIFT): one instruction = 64 ns of
 # virtual time. SysTick ticks at 32 MHz, so one tick is 125/256 instruction: 1e9 / (32000000 * 64).
