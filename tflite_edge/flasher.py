@@ -483,7 +483,10 @@ def _bring_up(
         port=port,
         render=lambda: _render(m, b, runtime, options, runs, profile, work),
         build=lambda project: build(
-            project, b, tflm_dir=options.tflm_dir, tflm_kernels=options.tflm_kernels,
+            project,
+            b,
+            tflm_dir=options.tflm_dir,
+            tflm_kernels=options.tflm_kernels,
             progress=stage,
         ),  # fmt: skip
         stage=stage,

@@ -720,8 +720,11 @@ class ValidationResult:
     def summary(self) -> str:
         """A short readable table."""
         rows = [
-            ("board / runtime", f"{self.board} / {self.runtime}"
-             + (f" ({self.tflm_kernels} kernels)" if self.tflm_kernels else "")),
+            (
+                "board / runtime",
+                f"{self.board} / {self.runtime}"
+                + (f" ({self.tflm_kernels} kernels)" if self.tflm_kernels else ""),
+            ),
             ("samples", str(self.samples)),
             ("bit-exact with TFLM", f"{self.bit_exact} ({self.bit_exact_share:.1%})"),
             ("max |board - TFLM|", str(self.max_abs_diff)),

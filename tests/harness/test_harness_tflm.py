@@ -32,7 +32,6 @@ HARNESS = firmware_dir() / "harness"
 HARNESS_SRCS = [HARNESS / "tfle_harness.c", HARNESS / "tfle_crc32.c"]
 # What only a protocol implementation writes: the record prefix and zlib's CRC-32 polynomial.
 PROTOCOL_MARKS = [re.compile(r"TFLE 1"), re.compile(r"0xedb88320", re.I)]
-TFLM_MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
 
 # every board built with make (QEMU boards, the host), from the registry
 MAKE_BOARDS = [name for name, b in boards().items() if family_of(b).makefile]

@@ -81,6 +81,8 @@ def test_a_runtime_needs_firmware_except_where_it_is_the_board(tmp_path):
             if runtime.interprets and family_of(board).native:
                 continue  # starts a process: test_flasher runs it
             where = tmp_path / name / board.name
-            link = runtime.board_process(board, model, 1, where, lambda ours: None, RuntimeOptions())
+            link = runtime.board_process(
+                board, model, 1, where, lambda ours: None, RuntimeOptions()
+            )
             assert link is None, (name, board.name)
             assert not where.exists()

@@ -266,7 +266,6 @@ def test_auto_is_the_default_and_picks_aot_when_it_compiles(models_dir, tmp_path
 
 def test_auto_takes_tflm_for_an_op_aot_lacks(tflm_dir, tmp_path):
     from opmodels import convert_keras, keras, single_layer_model
-
     from tflite_edge.compiler import EMITTERS
 
     k = keras()

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from ..boards.board import Board
 from ..boards.links import Link
 
-
 # The folder of a Makefile project that holds its copy of firmware/ (harness, board, kernels),
 # and how the project's Makefile finds it: beside itself, wherever the project is moved.
 FIRMWARE_COPY = "tfle"

@@ -42,7 +42,9 @@ _CLONE = "https://github.com/tensorflow/tflite-micro"
 def find_tree(given: str | Path | None = None, *, what: str = "--runtime tflm") -> Path:
     """The TFLM tree to build against: `given` (--tflm-dir), else $TFLM_DIR; ToolchainError
     naming both when neither is set, or when the folder is not a tflite-micro tree."""
-    source, text = ("--tflm-dir", str(given)) if given else ("TFLM_DIR", os.environ.get("TFLM_DIR", ""))
+    source, text = (
+        ("--tflm-dir", str(given)) if given else ("TFLM_DIR", os.environ.get("TFLM_DIR", ""))
+    )
     text = text.strip()
     if not text:
         raise ToolchainError(
@@ -99,7 +101,7 @@ def python_for_tflm(executable: str | None = None) -> Path:
     # A script, not a symlink: a venv's python finds its packages only when run by its path.
     shim = cache_root() / "bin" / hashlib.sha256(exe.encode()).hexdigest()[:12]
     script = shim / "python3"
-    text = f"#!/bin/sh\nexec {shlex.quote(exe)} \"$@\"\n"
+    text = f'#!/bin/sh\nexec {shlex.quote(exe)} "$@"\n'
     if script.is_symlink() or not script.is_file() or script.read_bytes() != text.encode():
         shim.mkdir(parents=True, exist_ok=True)
         tmp = shim / f".python3.{os.getpid()}"
@@ -229,7 +231,11 @@ def failure_lines(log: str, tail: int = 25) -> str:
     start = next((k for k, line in enumerate(lines) if line.startswith("Traceback")), None)
     if start is not None:
         end = next(
-            (k for k in range(start + 1, len(lines)) if re.match(r"\w*(Error|Exception)\b", lines[k])),
+            (
+                k
+                for k in range(start + 1, len(lines))
+                if re.match(r"\w*(Error|Exception)\b", lines[k])
+            ),
             len(lines) - 1,
         )
         keep += lines[start : end + 1]
