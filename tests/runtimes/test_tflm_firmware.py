@@ -280,3 +280,22 @@ def test_auto_takes_tflm_for_an_op_aot_lacks(tflm_dir, tmp_path):
     doc = json.loads(res.stdout)
     assert doc["runtime"] == "tflm" and "TRANSPOSE" in doc["runtime_reason"]
     assert doc["output_matches_tflm"] is True
+
+
+def test_a_failed_tflm_build_shows_what_its_scripts_said(tflm_dir, tmp_path):
+    """TFLM's Makefile stops with "Something went wrong" when its Python scripts fail; the
+    error keeps their traceback, which names what is missing, and caches nothing."""
+    from tflite_edge.errors import ToolchainError
+    from tflite_edge.runtimes.tflm_tree import library, library_key
+
+    venv = tmp_path / "venv"  # a python3 without numpy and Pillow, first on TFLM's PATH
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    args = ["BUILD_TYPE=release_with_logs", f"TFLE_TEST={tmp_path.name}"]  # a key of its own
+    with pytest.raises(ToolchainError) as err:
+        library(tflm_dir, args, "gcc", describe="the host", python_dir=venv / "bin")
+    msg = str(err.value)
+    assert "Traceback" in msg and "ModuleNotFoundError" in msg
+    assert "Something went wrong" in msg and f"cd {tflm_dir}" in msg
+    key = library_key(tflm_dir, args, "gcc")
+    left = [p.name for p in (cache_root() / "tflm").glob(f"{key}*")]
+    assert left == [f"{key}.lock"]  # no entry, no half-built folder
