@@ -51,6 +51,15 @@ class BudgetError(BoardError):
         self.table = table
 
 
+class ArenaError(BoardError):
+    """TFLM on the board could not fit the model's tensors in the declared arena."""
+
+    def __init__(self, message: str, *, board: str, declared: int | None, missing: int | None):
+        super().__init__(message, board=board)
+        self.declared = declared  # the arena the firmware declared (bytes)
+        self.missing = missing  # what TFLM said it lacked (bytes), when it said so
+
+
 class ToolchainError(TFLiteEdgeError):
     """A compiler, emulator or vendor tool that is missing or failed."""
 

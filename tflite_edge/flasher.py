@@ -14,6 +14,8 @@ the same kind of pty, so TFLM and AOT figures come through the same monitor).
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from .boards.links import Link
 from .builder import BuildResult, build
 from .data import split_samples
 from .errors import (
+    ArenaError,
     BoardError,
     DataError,
     OutputExistsError,
@@ -46,6 +49,10 @@ RUNTIMES = runtime_names()
 DEFAULT_TIMEOUT = 60.0  # seconds a board may stay silent while it boots and runs
 # Error records after which a board will say nothing more.
 FATAL_ERRORS = ("hard_fault", "fault", "unexpected_interrupt")
+# TFLM's log line when an arena is too small: "Failed to resize buffer. Requested: 20464,
+# available 19964, missing: 500" (and the same for tail or persistent memory).
+_MISSING = re.compile(r"\bmissing: (\d+)")
+ARENA_RETRIES = 3  # re-renders with the arena TFLM asked for, before giving up
 
 
 # --------------------------------------------------------------------------- public API
@@ -214,12 +221,27 @@ def start(
     link: Link | None = None
     device: Device | None = None
     try:
-        link, built, project = _bring_up(m, b, runtime, options, port, runs, profile, work, stage)
-        device = Device(m, b, runtime, link, work, timeout, jsonl, built, project)
-        device.runtime_reason = reason
-        stage(f"reading the boot records of {b.name} over serial")
-        device.boot(on_record)
-        return device
+        for attempt in range(ARENA_RETRIES + 1):
+            link, built, project = _bring_up(
+                m, b, runtime, options, port, runs, profile, work, stage
+            )
+            device = Device(m, b, runtime, link, work, timeout, jsonl, built, project)
+            device.runtime_reason = reason
+            stage(f"reading the boot records of {b.name} over serial")
+            try:
+                device.boot(on_record)
+                return device
+            except ArenaError as err:
+                if err.missing is None or err.declared is None or attempt == ARENA_RETRIES:
+                    raise
+                # what it asked for, and a little more: the next allocation may be short too
+                bigger = _round16(err.declared + err.missing + err.declared // 50)
+                stage(f"TFLM on {b.name} asked for {err.missing} B more arena than measured on "
+                      f"the host (its kernels' scratch): rebuilding with {bigger} B")  # fmt: skip
+                device.close(keep_work=True)
+                link = device = None
+                options = RuntimeOptions(options.tflm_dir, options.tflm_kernels, bigger)
+        raise AssertionError("unreachable")
     except BaseException:
         if device is not None:
             device.close()  # the port, the emulator or process, the temporary folder
@@ -280,10 +302,11 @@ class Device:
                 on_record(record)
 
         def finished(record: Any) -> bool:
-            if record.kind == "error" and record["msg"] in FATAL_ERRORS:
-                return True
+            if record.kind == "error" and (record["msg"] in FATAL_ERRORS or not session.hello):
+                return True  # a fault, or the model side's setup failed: nothing more comes
             return record.kind in ("done", "ready")
 
+        other: list[str] = []  # what is not a record: TFLM's own log lines among them
         try:
             records = read_records(
                 self.port,
@@ -292,12 +315,15 @@ class Device:
                 jsonl=self._jsonl,
                 on_record=take,
                 on_garbled=session.garbled.append,
+                on_line=other.append,
             )
         except SerialError as err:
             raise SerialError(f"{err}{self._link.diagnosis()}", port=err.port) from err
         except (OSError, serial.SerialException) as err:  # a pty hung up while configured
             raise self._vanished(err) from err
         last = records[-1]
+        if last.kind == "error" and last["msg"] == "allocate_tensors_failed":
+            raise self._arena_error(other)
         if last.kind == "error":
             watch = (
                 f"`make -C {self._project} console` boots it with the console on your terminal"
@@ -327,6 +353,22 @@ class Device:
             runtime_reason=self.runtime_reason,
         )
         return self.result
+
+    def _arena_error(self, lines: list[str]) -> ArenaError:
+        """allocate_tensors_failed: how much TFLM said it lacked ("missing: N") and what to do."""
+        found = [int(m.group(1)) for m in map(_MISSING.search, lines) if m]
+        missing = found[-1] if found else None
+        declared = _declared_arena(self._project)
+        lacks = f", {missing} B short" if missing is not None else ""
+        return ArenaError(
+            f"TFLM on {self.board.name} could not fit {self.model.name}'s tensors in its arena "
+            f"of {declared if declared is not None else '?'} B{lacks} (optimized kernels ask "
+            "for scratch buffers the host's reference kernels do not); render with a larger "
+            "arena (render(..., tflm_arena_bytes=N)) or use --tflm-kernels reference",
+            board=self.board.name,
+            declared=declared,
+            missing=missing,
+        )
 
     def _vanished(self, err: Exception) -> SerialError:
         return SerialError(
@@ -393,21 +435,35 @@ class Device:
         shape = (len(xs), *t_out.shape[1:])
         return np.stack(outs).reshape(shape) if outs else np.zeros(shape, t_out.dtype)
 
-    def close(self) -> None:
-        """Close the port and stop the emulator or host process (idempotent)."""
+    def close(self, *, keep_work: bool = False) -> None:
+        """Close the port and stop the emulator or host process (idempotent); the temporary
+        folder goes too, unless `keep_work` (the project is built again in it)."""
         try:
             if self.port is not None:
                 self.port.close()
                 self.port = None
         finally:
             self._link.close()
-            self._work.cleanup()
+            if not keep_work:
+                self._work.cleanup()
 
     def __enter__(self) -> Device:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _round16(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+def _declared_arena(project: Path | None) -> int | None:
+    """The arena a rendered TFLM project declared (its manifest), None if unknown."""
+    try:
+        return int(json.loads((project / "tflite-edge.json").read_text())["arena_bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _tflm_arena(model: Model) -> dict[str, int] | None:
@@ -515,8 +571,8 @@ def _render(
     project = work.path
     try:
         render(m, board=b, runtime=runtime, out_dir=project, runs=runs, profile=profile,
-               name=m.name, tflm_dir=options.tflm_dir,
-               tflm_kernels=options.tflm_kernels)  # fmt: skip
+               name=m.name, tflm_dir=options.tflm_dir, tflm_kernels=options.tflm_kernels,
+               tflm_arena_bytes=options.tflm_arena_bytes)  # fmt: skip
     except OutputExistsError as err:
         raise _foreign_out_dir(project, err.found) from err
     return project

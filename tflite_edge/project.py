@@ -192,12 +192,15 @@ def render(
     name: str | None = None,
     tflm_dir: str | Path | None = None,
     tflm_kernels: str | None = None,
+    tflm_arena_bytes: int | None = None,
 ) -> RenderResult:
     """Render a firmware project (or only the C array) for `board` and `runtime` into out_dir.
 
     runtime "auto" takes aot when the AOT compiler handles every op of the model, else tflm
     (the result says which and why). tflm_dir is the tflite-micro tree a TFLM project builds
-    against (default $TFLM_DIR); tflm_kernels its kernel set (default: the board's).
+    against (default $TFLM_DIR); tflm_kernels its kernel set (default: the board's);
+    tflm_arena_bytes the arena it declares (default: TFLM's allocation measured on the host
+    plus a margin for optimized kernels' scratch; flash() raises it when the board asks).
 
     An out_dir that holds files this function did not write is refused (OutputExistsError)
     unless force=True, which writes our files into it and leaves the others alone; a directory
@@ -212,7 +215,14 @@ def render(
     mode, previous = _inspect_out_dir(out, force)
 
     runtime, reason = choose_runtime(runtime, model)
-    options = RuntimeOptions(tflm_dir=tflm_dir, tflm_kernels=tflm_kernels)
+    if tflm_arena_bytes is not None and (
+        not isinstance(tflm_arena_bytes, int) or isinstance(tflm_arena_bytes, bool)
+        or tflm_arena_bytes <= 0
+    ):  # fmt: skip
+        raise TFLiteEdgeError(
+            f"tflm_arena_bytes must be a positive number of bytes, found {tflm_arena_bytes!r}"
+        )
+    options = RuntimeOptions(tflm_dir, tflm_kernels, tflm_arena_bytes)
     job = _Job(model, b, runtime, runs, profile, c_array_only, options)
     job.reason = reason
     job.prepare()  # every check that can fail on the model, before touching the disk
@@ -269,6 +279,12 @@ class _Job:
             measured = reference.measure_arena(self.model)
             self.tflm_arena = measured
             self.arena = arena_size(measured.total, measured.head, measured.tail)
+            given = self.options.tflm_arena_bytes
+            if given is not None:  # the scratch margin becomes what was asked beyond
+                a = self.arena
+                scratch = _round_up(given, ARENA_ALIGN) - a.measured - a.align_margin
+                self.arena = ArenaSize(a.measured, a.head, a.tail, a.align_margin, scratch)
+                self.notes.append(f"note: arena {self.arena.bytes} B as asked (tflm_arena_bytes)")
         else:
             try:
                 self.tflm_arena = reference.measure_arena(self.model)

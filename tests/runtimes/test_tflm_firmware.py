@@ -299,3 +299,21 @@ def test_a_failed_tflm_build_shows_what_its_scripts_said(tflm_dir, tmp_path):
     key = library_key(tflm_dir, args, "gcc")
     left = [p.name for p in (cache_root() / "tflm").glob(f"{key}*")]
     assert left == [f"{key}.lock"]  # no entry, no half-built folder
+
+
+def test_an_arena_too_small_says_by_how_much(tflm_dir, models_dir, tmp_path):
+    """TFLM's own "missing: N" reaches the error (flash() re-renders with that much more)."""
+    from tflite_edge.errors import ArenaError
+    from tflite_edge.flasher import boot
+
+    path = models_dir / "kws_ref_model.tflite"
+    small = measure_arena(load_model(path)).total // 2
+    out = tmp_path / "p"
+    render(path, board="qemu-m4", runtime="tflm", out_dir=out, runs=1, tflm_dir=tflm_dir,
+           tflm_arena_bytes=small)  # fmt: skip
+    declared = json.loads((out / "tflite-edge.json").read_text())["arena_bytes"]
+    assert small <= declared < small + 32
+    with pytest.raises(ArenaError) as err:
+        boot(path, build(out), timeout=30)
+    assert err.value.declared == declared and err.value.missing > 0
+    assert f"arena of {declared} B, {err.value.missing} B short" in str(err.value)

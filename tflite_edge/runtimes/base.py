@@ -24,6 +24,8 @@ class RuntimeOptions:
 
     tflm_dir: str | Path | None = None  # --tflm-dir (else $TFLM_DIR)
     tflm_kernels: str | None = None  # --tflm-kernels (else the board's default)
+    # The arena a TFLM firmware declares, instead of the host's measurement plus its margin.
+    tflm_arena_bytes: int | None = None
 
 
 class Runtime:
