@@ -36,9 +36,11 @@ MANIFEST = "tflite-edge.json"
 # that is not aligned loses up to that much.
 ARENA_ALIGN = 16
 # Optimized kernels (CMSIS-NN on Cortex-M, ESP-NN on ESP32) ask for scratch buffers that the
-# host's reference kernels do not; 10% of the measured arena covers them for the conv-style
-# models this kit targets, and keeps the rendered arena well under 125% of the measurement.
-SCRATCH_SHARE = 0.10
+# host's reference kernels do not. Measured on qemu-m55 (CMSIS-NN's Helium paths), KWS uses
+# 12.7% more than the host's figure and ad01 10.1%: 20% covers the models here and keeps
+# the arena under 125% of the measurement; when a board still asks for more, flash() reads
+# how much from TFLM and builds again with it.
+SCRATCH_SHARE = 0.20
 
 # What a build leaves in a project directory; a re-render may remove it with the project.
 BUILD_OUTPUTS = ("build", "managed_components", "sdkconfig", "sdkconfig.old", "dependencies.lock")
