@@ -281,6 +281,12 @@ class _Job:
             measured = reference.measure_arena(self.model)
             self.tflm_arena = measured
             self.arena = arena_size(measured.total, measured.head, measured.tail)
+            extra = self.rt.arena_extra(self.model, self.board, self.options)
+            if extra:  # what the board's kernels are known to need beyond the measurement
+                a = self.arena
+                self.arena = ArenaSize(
+                    a.measured, a.head, a.tail, a.align_margin, a.scratch_margin + extra
+                )
             given = self.options.tflm_arena_bytes
             if given is not None:  # the scratch margin becomes what was asked beyond
                 a = self.arena

@@ -51,6 +51,11 @@ class Runtime:
         """The files of an ESP-IDF project (built by idf.py), by relative path."""
         raise NotImplementedError
 
+    def arena_extra(self, model: Any, board: Board, options: RuntimeOptions) -> int:
+        """Arena bytes the board's kernels need beyond the host's measurement, when they can
+        be computed from the model (an interpreter's; 0 otherwise)."""
+        return 0
+
     def kernels(self, board: Board, options: RuntimeOptions) -> str | None:
         """The kernel set this runtime uses on `board` (None: its own, nothing to choose)."""
         return None

@@ -33,6 +33,8 @@ BOARD_MODULE = "tflite_edge.runtimes.tflm_board"
 HOST_MODEL_HEADER = "tfle_host_model.h"
 HOST_BOARD_FILES = ("Makefile", HOST_MODEL_HEADER, "tfle_input.h", "tfle_input.c")
 CLONE = "https://github.com/tensorflow/tflite-micro"
+# Cores with Helium (MVE), whose CMSIS-NN kernels keep per-output sums in persistent memory.
+HELIUM = ("cortex-m55", "cortex-m85")
 
 
 class TflmRuntime(Runtime):
@@ -59,6 +61,20 @@ class TflmRuntime(Runtime):
 
     def kernels(self, board: Board, options: RuntimeOptions) -> str | None:
         return kernel_set(board, options.tflm_kernels)
+
+    def arena_extra(self, model: Any, board: Board, options: RuntimeOptions) -> int:
+        if kernel_set(board, options.tflm_kernels) != "cmsis_nn" or board.cpu not in HELIUM:
+            return 0
+        # CMSIS-NN's Helium FULLY_CONNECTED precomputes its kernel sums (one int32 per output)
+        # into persistent memory at prepare time, which the host's reference kernels do not;
+        # TFLM writes them without checking the allocation, so they must fit.
+        extra = 0
+        for op in model.operators:
+            if op.op == "FULLY_CONNECTED" and len(op.inputs) > 1 and op.inputs[1] >= 0:
+                filt = model.tensors[op.inputs[1]]
+                if filt.is_constant and filt.shape:
+                    extra += (filt.shape[0] * 4 + 15) // 16 * 16
+        return extra
 
     def make_args(
         self,
