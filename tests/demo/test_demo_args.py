@@ -103,15 +103,15 @@ def test_missing_toolchain_is_what_boards_check_says(training, capsys, tmp_path,
     assert training == [] and not out.exists()
 
 
-def test_tflm_runtime_needs_a_tflite_micro_checkout(training, capsys, tmp_path, monkeypatch):
+def test_tflm_runtime_needs_a_tflite_micro_tree(training, capsys, tmp_path, monkeypatch):
     out = tmp_path / "d"
     monkeypatch.delenv("TFLM_DIR", raising=False)
     code, _, err = demo_cli(capsys, "--runtime", "tflm", "--out", str(out))
-    assert_one_line_exit_2(code, err, "TFLM_DIR is not set", "--runtime aot")
+    assert_one_line_exit_2(code, err, "neither --tflm-dir nor TFLM_DIR", "--runtime aot")
 
     monkeypatch.setenv("TFLM_DIR", str(tmp_path))
     code, _, err = demo_cli(capsys, "--runtime", "tflm", "--out", str(out))
-    assert_one_line_exit_2(code, err, f"TFLM_DIR={tmp_path} is not a tflite-micro checkout")
+    assert_one_line_exit_2(code, err, f"TFLM_DIR={tmp_path} is not a tflite-micro tree")
     assert training == [] and not out.exists()
 
 
