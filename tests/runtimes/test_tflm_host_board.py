@@ -71,7 +71,8 @@ def test_the_host_tflm_board_prints_the_harness_records(board):
     y0 = ref.run_one(known_input(m)).tobytes()
     y1 = ref.run_one(x).tobytes()
     assert lines[0] == (
-        f"TFLE 1 hello board=host runtime=tflm model={m.sha256[:8]} ram={ref.arena().total} "
+        f"TFLE 1 hello board=host runtime=tflm kernels=reference model={m.sha256[:8]} "
+        f"ram={ref.arena().total} "
         f"flash={len(m.data)} clock_hz=1000000000 in_bytes=1 out_bytes=1"
     )
     for i in range(2):
