@@ -49,6 +49,22 @@ def require_quantized_int8(ctx: EmitContext, *views: Any) -> None:
             ctx.unsupported(f"expected quantized int8 tensors, found {found}")
 
 
+def require_quantized(
+    ctx: EmitContext, *views: Any, dtypes: tuple[str, ...] = ("int8",)
+) -> np.dtype:
+    """Refuse an operand that is absent, not quantized, or not of one of `dtypes`, or
+    operands of different types; returns their common dtype (e.g. int8 or int16)."""
+    found: set[str] = set()
+    for v in views:
+        if v is None or v.quant is None or v.dtype.name not in dtypes:
+            what = "absent" if v is None else f"{v.dtype}" + ("" if v.quant else " unquantized")
+            ctx.unsupported(f"expected quantized {' or '.join(dtypes)} tensors, found {what}")
+        found.add(v.dtype.name)
+    if len(found) > 1:
+        ctx.unsupported(f"operands of mixed types {sorted(found)}")
+    return np.dtype(found.pop()) if found else np.dtype(dtypes[0])
+
+
 def fused_activation(ctx: EmitContext) -> str:
     """The op's fused activation name ("NONE" when it has none)."""
     return ctx.options.get("fusedActivationFunction", "NONE") or "NONE"

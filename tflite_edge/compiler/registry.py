@@ -26,19 +26,26 @@ class Emitter:
     op: str
     fn: Callable[[EmitContext], str]
     alias: bool = False
+    dtypes: tuple[str, ...] = ("int8",)  # activation types it compiles (`tflite-edge ops`)
 
 
 EMITTERS: dict[str, Emitter] = {}
 
 
-def register_op(op: str, *, alias: bool = False) -> Callable[[Callable], Callable]:
-    """Decorator: register `fn(ctx: EmitContext) -> str` as the C emitter of builtin `op`."""
+def register_op(
+    op: str, *, alias: bool = False, dtypes: tuple[str, ...] = ("int8",)
+) -> Callable[[Callable], Callable]:
+    """Decorator: register `fn(ctx: EmitContext) -> str` as the C emitter of builtin `op`.
+
+    dtypes: the activation types the emitter compiles ("int8", "int16", "float32"), as
+    listed by `tflite-edge ops`; the emitter itself refuses any other with ctx.unsupported.
+    """
 
     def deco(fn: Callable[[EmitContext], str]) -> Callable[[EmitContext], str]:
         if op in EMITTERS and EMITTERS[op].fn is not fn:
             # two modules claiming one op would make the winner depend on import order
             raise ValueError(f"the op {op} is registered twice ({EMITTERS[op].fn.__module__})")
-        EMITTERS[op] = Emitter(op, fn, alias)
+        EMITTERS[op] = Emitter(op, fn, alias, tuple(dtypes))
         return fn
 
     return deco
