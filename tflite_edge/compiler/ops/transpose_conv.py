@@ -81,6 +81,8 @@ def _transpose_conv(ctx: EmitContext) -> str:
                 f"an output_shape {np.asarray(shape_t.data).tolist()} other than the output "
                 f"tensor's {list(y.shape)}"
             )
+    if np.asarray(w.quant.scale).size > 1 and int(w.quant.axis) != 0:
+        ctx.unsupported(f"filter scales along axis {w.quant.axis} (TFLM's are per output channel)")
     if np.any(np.asarray(w.quant.zero_point) != 0):
         ctx.unsupported("filter zero points other than 0 (TFLM's kernel ignores them)")
     if dtype == np.int16 and (x.zero_point != 0 or y.zero_point != 0):
