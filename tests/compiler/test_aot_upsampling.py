@@ -3,8 +3,8 @@ RESIZE_NEAREST_NEIGHBOR (int8, int16) and RESIZE_BILINEAR (int8).
 
 A few converted Keras models serve as templates (built once per session); a seeded generator
 rewrites their shapes, filters, strides, paddings and options in the flatbuffer, and every
-variant is compiled with compile_aot, built with gcc -Wall -Wextra -Werror and run on random
-inputs next to the TFLM interpreter. A small U-Net (CONV_2D stride 2, TRANSPOSE_CONV, both
+variant is compiled with compile_aot, built for the host with gcc (-Wall -Werror; a few also
+checked with -Wextra) and run on random inputs next to the TFLM interpreter. A small U-Net (CONV_2D stride 2, TRANSPOSE_CONV, both
 UpSampling2D modes, CONCATENATE skips) is compiled whole, and once for Cortex-M4.
 """
 
@@ -41,7 +41,8 @@ def _int16(converter) -> None:
 
 @functools.cache
 def templates() -> dict[str, bytes]:
-    """One converted one-op model per op and activation type (converted once per session)."""
+    """The one-op templates (converted once per session; the int16 resizes are the int8 ones
+    with int16 tensors, which is what the converter writes for them)."""
     import tensorflow as tf
 
     k = om.keras()
@@ -396,8 +397,13 @@ def unet() -> bytes:
 
 
 def test_unet_compiled_whole_bit_exact_and_for_cortex_m4(tmp_path):
+    """The whole U-Net bit-exact on the host; its C (model and kernels) builds for Cortex-M4
+    with -Wall -Wextra -Werror. The converter fuses the Conv2DTranspose's RELU (with a bias)."""
     data = unet()
-    ops = [op.op for op in load_model(data).operators]
+    model = load_model(data)
+    ops = [op.op for op in model.operators]
+    (tconv,) = [op for op in model.operators if op.op == "TRANSPOSE_CONV"]
+    assert tconv.options["fusedActivationFunction"] == "RELU"
     assert {"TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR", "CONCATENATION"} <= set(
         ops
     )
