@@ -291,6 +291,16 @@ def test_transpose_conv_refusals(tmp_path):
 
     with pytest.raises(UnsupportedOpError, match="zero points other than 0"):
         aot.compile_aot(edit_model(data16, zp16), tmp_path / "zp16")
+    # an int32 bias in a 16x8 model: TFLM would read it as int64
+    _, _, (_, _, _, b16), _ = first_op(data16)
+
+    def int32_bias(mt):
+        tb = mt.subgraphs[0].tensors[b16.index]
+        tb.type = tflite_schema().TensorType.INT32
+        mt.buffers[tb.buffer].data = np.zeros(b16.shape, "<i4").view(np.uint8)
+
+    with pytest.raises(UnsupportedOpError, match="16x8 bias of type int32"):
+        aot.compile_aot(edit_model(data16, int32_bias), tmp_path / "b32")
 
 
 # --------------------------------------------------------------------------- RESIZE_*
