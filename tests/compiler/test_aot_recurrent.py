@@ -17,12 +17,12 @@ import subprocess
 
 import numpy as np
 import pytest
-from aot_ops_support import KERNELS, edit_model, tflite_schema
+from aot_ops_support import KERNELS, edit_model, reshaped, tflite_schema
 from aot_support import arm_objects
 
 import opmodels as om
 from tflite_edge import compiler as aot
-from tflite_edge.errors import UnsupportedOpError
+from tflite_edge.errors import ModelError, UnsupportedOpError
 from tflite_edge.model import load_model
 from tflite_edge.reference import Reference
 
@@ -35,9 +35,10 @@ def _stream(data: bytes, out_dir, n: int, seed: int) -> None:
     runner = aot.build_host_runner(out_dir)
     ref = Reference(data)
     rng = np.random.default_rng(seed)
-    xs = rng.integers(-128, 128, size=(n, *ref.input_shape[1:]), dtype=np.int8)
-    want = ref.run(xs)
-    got = runner.run(xs)
+    xs = rng.integers(-128, 128, size=(n, *ref.input_shape), dtype=np.int8)
+    # one sample at a time (Reference.run takes the first dimension for a batch of 1)
+    want = np.stack([ref.run_one(x) for x in xs])
+    got = np.stack([runner.run_one(x) for x in xs])
     diff = np.argwhere(got != want)
     assert diff.size == 0, (
         f"{len(diff)} values differ from TFLM, first at {diff[0].tolist()} "
@@ -197,3 +198,139 @@ def test_svdf_refusals():
     for fn, what in [(mixed, "activation state of type int8"), (no_bias, "bias")]:
         with pytest.raises(UnsupportedOpError, match=what):
             aot.compile_aot(edit_model(data, fn), "/nonexistent-never-written")
+
+
+# --------------------------------------------------------------------------- LSTM models
+
+LSTM_SHAPE = (49, 10)  # keyword-spotting style: 49 frames of 10 features
+
+
+@functools.cache
+def lstm_models() -> dict[bool, bytes]:
+    """Input((49, 10), batch_size=1) -> LSTM(16) -> Dense(4), random weights, keyed by
+    return_sequences. One Keras model is converted (once per session): return_sequences=False
+    gives LSTM -> STRIDED_SLICE (the last step) -> FULLY_CONNECTED. The converter writes the
+    same LSTM op for return_sequences=True, followed by a FULLY_CONNECTED over every step
+    (keep_num_dims); that model is this one without the slice, its weights unchanged."""
+    k = om.keras()
+    inp = k.Input(LSTM_SHAPE, batch_size=1)
+    y = k.layers.Dense(4)(k.layers.LSTM(16, return_sequences=False)(inp))
+    last = om.convert_keras(om.randomize(k.Model(inp, y), seed=7), LSTM_SHAPE, samples=16)
+
+    def every_step(mt):
+        sg = mt.subgraphs[0]
+        lstm, _, fc = sg.operators
+        fc.inputs = [lstm.outputs[0], *list(fc.inputs)[1:]]
+        fc.builtinOptions.keepNumDims = True
+        sg.tensors[fc.outputs[0]].shape = [1, LSTM_SHAPE[0], 4]
+        sg.tensors[fc.outputs[0]].shapeSignature = None
+        sg.operators = [lstm, fc]
+
+    return {False: last, True: edit_model(last, every_step)}
+
+
+def lstm_only(data: bytes, shapes: dict | None = None, options: dict | None = None) -> bytes:
+    """The model cut down to its LSTM op (the model's output is the LSTM's), with tensor
+    shapes and LSTM options replaced."""
+
+    def cut(mt):
+        sg = mt.subgraphs[0]
+        sg.operators = sg.operators[:1]
+        sg.outputs = list(sg.operators[0].outputs)
+
+    return reshaped(edit_model(data, cut), shapes or {}, options=options)
+
+
+def _lstm_tensors(data: bytes) -> tuple[int, int, int, int]:
+    op = load_model(data).operators[0]
+    assert op.op == "UNIDIRECTIONAL_SEQUENCE_LSTM"
+    return op.inputs[0], op.inputs[18], op.inputs[19], op.outputs[0]
+
+
+def test_keras_lstm_converts_to_the_integer_lstm():
+    """The converter writes one int8 UNIDIRECTIONAL_SEQUENCE_LSTM: int16 cell state, tanh
+    cell gate, no peepholes, projection or layer norm, batch major."""
+    for seq, data in lstm_models().items():
+        m = load_model(data)
+        expected = ["UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"]
+        if not seq:
+            expected.insert(1, "STRIDED_SLICE")  # the last time step
+        assert m.ops == expected
+        op = m.operators[0]
+        x, h, c, y = _lstm_tensors(data)
+        dtypes = [np.dtype(m.tensors[t].dtype).name for t in (x, h, c, y)]
+        assert dtypes == ["int8", "int8", "int16", "int8"]
+        assert m.tensors[h].is_variable and m.tensors[c].is_variable
+        assert all(op.inputs[i] < 0 for i in (9, 10, 11, 16, 17, 20, 21, 22, 23))
+        assert op.options["fusedActivationFunction"] == "TANH"
+        assert not op.options["timeMajor"]
+
+
+def test_lstm_return_sequences_model_bit_exact(tmp_path):
+    """LSTM (all 49 steps) -> Dense over each step: 30 consecutive invocations."""
+    _stream(lstm_models()[True], tmp_path, n=30, seed=2)
+
+
+def test_lstm_last_step_model(tmp_path):
+    """return_sequences=False: the LSTM is the same op; the model adds a STRIDED_SLICE of the
+    last step, compiled where the AOT compiler has it and refused by name otherwise."""
+    data = lstm_models()[False]
+    if "STRIDED_SLICE" in aot.EMITTERS:
+        _stream(data, tmp_path / "full", n=20, seed=3)
+    else:
+        with pytest.raises(UnsupportedOpError, match="STRIDED_SLICE"):
+            aot.compile_aot(data, tmp_path / "full")
+    _stream(lstm_only(data), tmp_path / "lstm", n=20, seed=3)
+
+
+@pytest.mark.parametrize(
+    "batches,time_major", [(1, True), (2, False), (3, True)], ids=["tm1", "batch2", "tm3"]
+)
+def test_lstm_batches_and_time_major(batches, time_major, tmp_path):
+    """The converted LSTM with its shapes rewritten: several batches (each its own state
+    rows), time-major layouts."""
+    data = lstm_models()[True]
+    x, h, c, y = _lstm_tensors(data)
+    steps = 17
+    lead = (steps, batches) if time_major else (batches, steps)
+    shapes = {x: (*lead, 10), y: (*lead, 16), h: (batches, 16), c: (batches, 16)}
+    cut = lstm_only(data, shapes, options={"timeMajor": time_major})
+    _stream(cut, tmp_path, n=12, seed=batches)
+
+
+def test_lstm_refusals():
+    data = lstm_models()[True]
+    _, h, c, _ = _lstm_tensors(data)
+
+    def cell_int8(mt):
+        mt.subgraphs[0].tensors[c].type = tflite_schema().TensorType.INT8
+
+    def relu_cell(mt):
+        mt.subgraphs[0].operators[0].builtinOptions.fusedActivationFunction = 1
+
+    def not_variable(mt):
+        mt.subgraphs[0].tensors[h].isVariable = False
+
+    cases = [(cell_int8, "cell state of type int8"), (relu_cell, "cell gate activation RELU")]
+    for fn, what in cases:
+        with pytest.raises(UnsupportedOpError, match=what):
+            aot.compile_aot(edit_model(data, fn), "/nonexistent-never-written")
+    # a state that is not a variable tensor is an input nothing writes
+    with pytest.raises(ModelError, match="nothing writes"):
+        aot.compile_aot(edit_model(data, not_variable), "/nonexistent-never-written")
+
+
+def test_recurrent_kernels_compile_cleanly_and_for_cortex_m4(tmp_path):
+    """The kernels pass gcc -Wall -Wextra -pedantic -Werror; an SVDF and an LSTM model
+    build with arm-none-eabi-gcc for cortex-m4."""
+    obj = tmp_path / "k.o"
+    for src in RECURRENT_SOURCES:
+        cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
+               f"-I{KERNELS}", "-c", str(src), "-o", str(obj)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    for name, data in [("svdf", svdf_model(SVDF_CASES["two_layers"], seed=3)),
+                       ("lstm", lstm_models()[True])]:  # fmt: skip
+        aot.compile_aot(data, tmp_path / name)
+        objs = arm_objects(tmp_path / name, "cortex-m4")
+        assert all(o.exists() for o in objs)
