@@ -84,23 +84,16 @@ void tfle_lstm_tanh_s16(int32_t mult, int32_t shift, const int16_t *x, int16_t *
   }
 }
 
-/* rows x int8 vectors times an int8 [state][depth] matrix -> int16 (TFLM's integer
- * FullyConnected with a zero filter offset, output offset 0, the int16 range) */
-static void lstm_fc(const int8_t *x, int32_t x_offset, const int8_t *w, const int32_t *bias,
-                    int32_t mult, int32_t shift, int32_t rows, int32_t depth, int32_t units,
-                    int16_t *out) {
-  int32_t b, u, d;
+/* rows x int8 vectors times an int8 [units][depth] matrix -> int16: TFLM's integer
+ * FullyConnected (zero filter offset, output offset 0, the int16 range) with the input offset
+ * folded into `bias` */
+static void lstm_fc(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t mult,
+                    int32_t shift, int32_t rows, int32_t depth, int32_t units, int16_t *out) {
+  int32_t b, u;
   for (b = 0; b < rows; ++b) {
     const int8_t *xb = x + b * depth;
     for (u = 0; u < units; ++u) {
-      const int8_t *wu = w + u * depth;
-      int32_t acc = 0;
-      for (d = 0; d < depth; ++d) {
-        acc += (int32_t)wu[d] * ((int32_t)xb[d] + x_offset);
-      }
-      if (bias) {
-        acc += bias[u];
-      }
+      const int32_t acc = tfle_wrap_add(tfle_dot_s8(w + u * depth, xb, depth), bias[u]);
       out[b * units + u] = (int16_t)tfle_clamp_i32(tfle_quant_mul(acc, mult, shift), -32768, 32767);
     }
   }
@@ -127,9 +120,9 @@ static void lstm_mul_s16(const int16_t *a, const int16_t *b, int32_t mult, int32
 static void lstm_gate(const tfle_lstm_params *p, int g, const int8_t *x, const int8_t *h,
                       int32_t rows, int tanh_act, int16_t *gate, int16_t *tmp) {
   const int32_t n = rows * p->state_size;
-  lstm_fc(x, p->input_offset, p->in_weights[g], p->bias[g], p->in_mult[g], p->in_shift[g], rows,
+  lstm_fc(x, p->in_weights[g], p->in_bias[g], p->in_mult[g], p->in_shift[g], rows,
           p->input_size, p->state_size, gate);
-  lstm_fc(h, p->hidden_offset, p->rec_weights[g], 0, p->rec_mult[g], p->rec_shift[g], rows,
+  lstm_fc(h, p->rec_weights[g], p->rec_bias[g], p->rec_mult[g], p->rec_shift[g], rows,
           p->state_size, p->state_size, tmp);
   lstm_add_sat(gate, tmp, gate, n);
   if (tanh_act) {

@@ -26,14 +26,16 @@ extern "C" {
 
 typedef struct {
   int32_t batches, time_steps, input_size, state_size, time_major;
-  int32_t input_offset;  /* -input zero point */
-  int32_t hidden_offset; /* -hidden state zero point */
   int32_t cell_gate_tanh; /* 1: tanh, 0: sigmoid (the op's fused activation) */
   /* per gate: input x weights and hidden state x recurrent weights -> int16 Q3.12 */
   int32_t in_mult[4], in_shift[4], rec_mult[4], rec_shift[4];
   const int8_t *in_weights[4];  /* [state_size][input_size] */
   const int8_t *rec_weights[4]; /* [state_size][state_size] */
-  const int32_t *bias[4];       /* [state_size] */
+  /* [state_size] each: the gate bias + the input offset times each row's weight sum, and
+   * the hidden state offset times each recurrent row's weight sum (folded at compile time,
+   * exact in wrapping int32 as TFLM's accumulators) */
+  const int32_t *in_bias[4];
+  const int32_t *rec_bias[4];
   int32_t forget_mult, forget_shift; /* forget gate x cell state -> cell state */
   int32_t input_mult, input_shift;   /* input gate x cell gate -> cell state */
   int32_t output_mult, output_shift, output_zp; /* tanh(cell) x output gate -> hidden */

@@ -17,11 +17,12 @@ import subprocess
 
 import numpy as np
 import pytest
-from aot_ops_support import KERNELS, edit_model, reshaped, tflite_schema
+from aot_ops_support import KERNELS, Kernels, edit_model, reshaped, tflite_schema
 from aot_support import arm_objects
 
 import opmodels as om
 from tflite_edge import compiler as aot
+from tflite_edge.compiler.ops import lstm as lstm_op
 from tflite_edge.errors import ModelError, UnsupportedOpError
 from tflite_edge.model import load_model
 from tflite_edge.reference import Reference
@@ -215,7 +216,7 @@ def lstm_models() -> dict[bool, bytes]:
     k = om.keras()
     inp = k.Input(LSTM_SHAPE, batch_size=1)
     y = k.layers.Dense(4)(k.layers.LSTM(16, return_sequences=False)(inp))
-    last = om.convert_keras(om.randomize(k.Model(inp, y), seed=7), LSTM_SHAPE, samples=16)
+    last = om.convert_keras(om.randomize(k.Model(inp, y), seed=7), LSTM_SHAPE, samples=4)
 
     def every_step(mt):
         sg = mt.subgraphs[0]
@@ -318,6 +319,51 @@ def test_lstm_refusals():
     # a state that is not a variable tensor is an input nothing writes
     with pytest.raises(ModelError, match="nothing writes"):
         aot.compile_aot(edit_model(data, not_variable), "/nonexistent-never-written")
+
+
+def _unary_int16_model(op: str, scale: float) -> bytes:
+    """One int16 LOGISTIC or TANH op over all 65536 int16 values (input zero point 0, output
+    scale 2^-15), written as a flatbuffer."""
+    schema = tflite_schema()
+    T = schema.TensorType
+    sg = schema.SubGraphT()
+    sg.tensors = [
+        _tensor(schema, "x", (1 << 16,), T.INT16, 0, scale),
+        _tensor(schema, "y", (1 << 16,), T.INT16, 0, 2.0**-15),
+    ]
+    o = schema.OperatorT()
+    o.opcodeIndex, o.inputs, o.outputs = 0, [0], [1]
+    sg.operators, sg.inputs, sg.outputs = [o], [0], [1]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, op)
+    code.version = 1
+    mt = schema.ModelT()
+    mt.version, mt.operatorCodes, mt.subgraphs = 3, [code], [sg]
+    mt.buffers = [schema.BufferT()]
+    return _pack(mt)
+
+
+def test_lstm_sigmoid_and_tanh_on_every_int16(tmp_path):
+    """The LSTM's nonlinearities equal TFLM's int16 LOGISTIC and TANH on all 65536 inputs
+    (every entry of the lookup table is used): the gates' (input Q3.12) as LOGISTIC and TANH
+    of a 2^-12 input scale, the cell state's tanh (cell scale 2^-15) as TANH of a 2^-15
+    input scale, whose Prepare picks an equivalent input rescaling."""
+    lib_path = tmp_path / "libtfle_lstm.so"
+    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-shared",
+           "-fPIC", f"-I{KERNELS}", str(KERNELS / "tfle_lstm.c"), "-o", str(lib_path)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lib = Kernels(lib_path)
+    x = np.arange(-(1 << 15), 1 << 15, dtype=np.int16)
+    for op, power in [("LOGISTIC", -12), ("TANH", -12), ("TANH", -15)]:
+        want = Reference(_unary_int16_model(op, 2.0**power)).run_one(x).ravel()
+        got = x.copy()
+        if op == "LOGISTIC":
+            lib("tfle_lstm_sigmoid_s16", got, x.size)
+        else:
+            lib("tfle_lstm_tanh_s16", *lstm_op.tanh_scaling(power), x, got, x.size)
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (op, power, x[bad[:5]], got[bad[:5]], want[bad[:5]])
 
 
 def test_recurrent_kernels_compile_cleanly_and_for_cortex_m4(tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...model import quant
 from ..operands import require_quantized
+from ..packing import folded_bias
 from ..params import declare_struct, ints
 from ..planner import state_init_code, variable_fill
 from ..registry import EmitContext, TensorView, register_op
@@ -25,12 +26,9 @@ HEADER = "tfle_lstm.h"
 declare_struct(
     "tfle_lstm_params",
     [
-        *ints(
-            "batches time_steps input_size state_size time_major input_offset hidden_offset "
-            "cell_gate_tanh"
-        ),
+        *ints("batches time_steps input_size state_size time_major cell_gate_tanh"),
         *[(name, "i", 4) for name in ("in_mult", "in_shift", "rec_mult", "rec_shift")],
-        *[(name, "p", 4) for name in ("in_weights", "rec_weights", "bias")],
+        *[(name, "p", 4) for name in ("in_weights", "rec_weights", "in_bias", "rec_bias")],
         *ints(
             "forget_mult forget_shift input_mult input_shift output_mult output_shift "
             "output_zp cell_clip use_clip tanh_mult tanh_shift"
@@ -132,7 +130,7 @@ def _emit_lstm(ctx: EmitContext) -> str:
         ctx.unsupported(f"states {h.shape}/{c.shape} and output {y.shape} for input {x.shape}")
 
     in_mult, in_shift, rec_mult, rec_shift = [], [], [], []
-    in_w, rec_w, biases = [], [], []
+    in_w, rec_w, in_bias, rec_bias = [], [], [], []
     for g in range(4):
         w = _weights(ctx, ins[INPUT_WEIGHTS[g]], n_state, n_input)
         r = _weights(ctx, ins[RECURRENT_WEIGHTS[g]], n_state, n_state)
@@ -147,7 +145,9 @@ def _emit_lstm(ctx: EmitContext) -> str:
         rec_shift.append(s)
         in_w.append(w.expr)
         rec_w.append(r.expr)
-        biases.append(b.expr)
+        # TFLM adds the bias to the input FC only; the recurrent FC has none
+        in_bias.append(folded_bias(ctx, b, x, np.asarray(w.data)))
+        rec_bias.append(folded_bias(ctx, None, h, np.asarray(r.data)))
 
     cs = float(np.float32(c.scale))
     try:
@@ -161,10 +161,9 @@ def _emit_lstm(ctx: EmitContext) -> str:
     clip = float(np.float32(ctx.options.get("cellClip", 0.0) or 0.0))
     values = {
         "batches": batches, "time_steps": steps, "input_size": n_input, "state_size": n_state,
-        "time_major": int(time_major), "input_offset": -x.zero_point,
-        "hidden_offset": -h.zero_point, "cell_gate_tanh": int(act == "TANH"),
+        "time_major": int(time_major), "cell_gate_tanh": int(act == "TANH"),
         "in_mult": in_mult, "in_shift": in_shift, "rec_mult": rec_mult, "rec_shift": rec_shift,
-        "in_weights": in_w, "rec_weights": rec_w, "bias": biases,
+        "in_weights": in_w, "rec_weights": rec_w, "in_bias": in_bias, "rec_bias": rec_bias,
         "forget_mult": forget[0], "forget_shift": forget[1],
         "input_mult": inp[0], "input_shift": inp[1],
         "output_mult": out[0], "output_shift": out[1], "output_zp": h.zero_point,
