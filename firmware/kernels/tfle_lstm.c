@@ -142,7 +142,7 @@ static void lstm_step(const tfle_lstm_params *p, const int8_t *x, int8_t *h, int
   int32_t i;
   lstm_gate(p, TFLE_LSTM_FORGET_GATE, x, h, rows, 0, forget, tmp);
   lstm_gate(p, TFLE_LSTM_INPUT_GATE, x, h, rows, 0, in_gate, tmp);
-  lstm_gate(p, TFLE_LSTM_CELL_GATE, x, h, rows, p->cell_gate_tanh, cell_gate, tmp);
+  lstm_gate(p, TFLE_LSTM_CELL_GATE, x, h, rows, 1, cell_gate, tmp); /* the op's TANH */
   /* cell = forget * cell + input * cell gate, clipped */
   lstm_mul_s16(forget, c, p->forget_mult, p->forget_shift, c, n);
   lstm_mul_s16(in_gate, cell_gate, p->input_mult, p->input_shift, in_gate, n);

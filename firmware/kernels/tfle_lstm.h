@@ -26,7 +26,6 @@ extern "C" {
 
 typedef struct {
   int32_t batches, time_steps, input_size, state_size, time_major;
-  int32_t cell_gate_tanh; /* 1: tanh, 0: sigmoid (the op's fused activation) */
   /* per gate: input x weights and hidden state x recurrent weights -> int16 Q3.12 */
   int32_t in_mult[4], in_shift[4], rec_mult[4], rec_shift[4];
   const int8_t *in_weights[4];  /* [state_size][input_size] */

@@ -285,17 +285,19 @@ def test_lstm_last_step_model(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "batches,time_major", [(1, True), (2, False), (3, True)], ids=["tm1", "batch2", "tm3"]
+    "batches,time_major,clip",
+    [(1, True, 10.0), (2, False, 0.3), (3, True, 0.0)],
+    ids=["tm1", "batch2_clip", "tm3_noclip"],
 )
-def test_lstm_batches_and_time_major(batches, time_major, tmp_path):
-    """The converted LSTM with its shapes rewritten: several batches (each its own state
-    rows), time-major layouts."""
+def test_lstm_batches_time_major_and_cell_clip(batches, time_major, clip, tmp_path):
+    """The converted LSTM with its shapes and options rewritten: several batches (each its
+    own state rows), time-major layouts, a cell clip that bites (0.3) and none (0)."""
     data = lstm_models()[True]
     x, h, c, y = _lstm_tensors(data)
     steps = 17
     lead = (steps, batches) if time_major else (batches, steps)
     shapes = {x: (*lead, 10), y: (*lead, 16), h: (batches, 16), c: (batches, 16)}
-    cut = lstm_only(data, shapes, options={"timeMajor": time_major})
+    cut = lstm_only(data, shapes, options={"timeMajor": time_major, "cellClip": clip})
     _stream(cut, tmp_path, n=12, seed=batches)
 
 
@@ -306,7 +308,7 @@ def test_lstm_refusals():
     def cell_int8(mt):
         mt.subgraphs[0].tensors[c].type = tflite_schema().TensorType.INT8
 
-    def relu_cell(mt):
+    def relu_cell(mt):  # TFLM would stop at run time
         mt.subgraphs[0].operators[0].builtinOptions.fusedActivationFunction = 1
 
     def not_variable(mt):

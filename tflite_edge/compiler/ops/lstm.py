@@ -26,7 +26,7 @@ HEADER = "tfle_lstm.h"
 declare_struct(
     "tfle_lstm_params",
     [
-        *ints("batches time_steps input_size state_size time_major cell_gate_tanh"),
+        *ints("batches time_steps input_size state_size time_major"),
         *[(name, "i", 4) for name in ("in_mult", "in_shift", "rec_mult", "rec_shift")],
         *[(name, "p", 4) for name in ("in_weights", "rec_weights", "in_bias", "rec_bias")],
         *ints(
@@ -118,8 +118,10 @@ def _emit_lstm(ctx: EmitContext) -> str:
     if c.dtype != np.int16 or c.quant is None:
         ctx.unsupported(f"a cell state of type {c.dtype} (TFLM's integer LSTM takes int16)")
     act = ctx.options.get("fusedActivationFunction", "NONE") or "NONE"
-    if act not in ("TANH", "SIGMOID"):
-        ctx.unsupported(f"the cell gate activation {act} (TFLM runs TANH or SIGMOID)")
+    if act != "TANH":
+        # TFLM's CalculateLstmGate runs sigmoid or tanh only, and a flatbuffer cannot say
+        # sigmoid: anything but TANH would stop TFLM at run time
+        ctx.unsupported(f"the cell gate activation {act} (TFLM runs TANH)")
     if len(x.shape) != 3 or len(y.shape) != 3 or len(h.shape) != 2:
         ctx.unsupported("an input or output that is not 3-D, or a hidden state not 2-D")
     time_major = bool(ctx.options.get("timeMajor", False))
@@ -161,7 +163,7 @@ def _emit_lstm(ctx: EmitContext) -> str:
     clip = float(np.float32(ctx.options.get("cellClip", 0.0) or 0.0))
     values = {
         "batches": batches, "time_steps": steps, "input_size": n_input, "state_size": n_state,
-        "time_major": int(time_major), "cell_gate_tanh": int(act == "TANH"),
+        "time_major": int(time_major),
         "in_mult": in_mult, "in_shift": in_shift, "rec_mult": rec_mult, "rec_shift": rec_shift,
         "in_weights": in_w, "rec_weights": rec_w, "in_bias": in_bias, "rec_bias": rec_bias,
         "forget_mult": forget[0], "forget_shift": forget[1],
