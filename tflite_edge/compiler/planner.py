@@ -66,11 +66,16 @@ def activation_buffers(model: Model, is_alias: Callable[[Operator], bool]) -> Ac
 
     The input exists before op 0, the output after the last op. An alias op's output shares
     its input's bytes, unless the input is a constant: then the output is that constant.
+    A variable tensor (the state of SVDF or LSTM, which its op reads and updates in place)
+    lives from before op 0 to after the last op, so no other buffer ever shares its bytes
+    and its values survive from one invocation to the next, as in TFLM's persistent arena.
     """
     ops = model.operators
     tin, tout = model.inputs[0], model.outputs[0]
     first: dict[int, int] = {tin: -1}
     last: dict[int, int] = {tin: -1}
+    for t in variable_tensors(model):
+        first[t], last[t] = -1, len(ops)
     for op in ops:
         for t in op.outputs:
             first.setdefault(t, op.index)
@@ -121,6 +126,17 @@ def activation_buffers(model: Model, is_alias: Callable[[Operator], bool]) -> Ac
     return Activations(first, buffers, const_alias)
 
 
+def variable_tensors(model: Model) -> list[int]:
+    """The variable (state) tensors operators read, in index order."""
+    found = {
+        t
+        for op in model.operators
+        for t in op.inputs
+        if t >= 0 and model.tensors[t].is_variable and not model.tensors[t].is_constant
+    }
+    return sorted(found)
+
+
 @dataclass
 class ArenaPlan:
     """Where every activation and every layer's scratch lives in the arena."""
@@ -148,6 +164,7 @@ def place(model: Model, acts: Activations, scratch_need: dict[int, int]) -> Aren
         for t in b.tensors:
             bases[t] = f"tfle_arena + {b.offset}"
             plan[t] = (b.offset, model.tensors[t].nbytes)
+    state = set(variable_tensors(model))
     lines = []
     for b in sorted(all_buffers, key=lambda b: (b.offset, b.first, b.key)):
         what = (
@@ -156,5 +173,36 @@ def place(model: Model, acts: Activations, scratch_need: dict[int, int]) -> Aren
             else f"scratch of op {b.first}"
         )
         live = f"ops {max(b.first, 0)}..{min(b.last, n - 1)}" if n else "-"
+        if state.intersection(b.tensors):
+            live = "always"  # a variable tensor: state kept across invocations
         lines.append(f"[{b.offset:>6}, {b.offset + b.size:>6})  {live:<12} {what}")
     return ArenaPlan(arena, bases, plan, scratch, lines)
+
+
+def variable_fill(tensor) -> int:
+    """The byte TFLM memsets a variable tensor to when it allocates it (ResetTensorData):
+    an int8 tensor's zero point, 0 for every other type."""
+    q = tensor.quantization
+    if tensor.dtype == "int8" and q is not None and q.zero_point.size > 0:
+        return int(q.zero_point.ravel()[0])
+    return 0
+
+
+def state_init_code(flag: str, fills: list[tuple[str, int, int]]) -> str:
+    """C statements filling state buffers once, on the first invocation: `fills` holds
+    (C address, bytes, fill byte) of each variable tensor, `flag` names the static flag.
+
+    The arena is static (zero at start-up) and a variable tensor's bytes are its own for the
+    model's lifetime (activation_buffers), so after this fill the state evolves exactly as in
+    one TFLM interpreter invoked as many times.
+    """
+    lines = [
+        "{",
+        "  /* variable tensors, filled once as TFLM fills them at allocation */",
+        f"  static uint8_t {flag} = 0;",
+        f"  if (!{flag}) {{",
+    ]
+    for expr, nbytes, value in fills:
+        lines.append(f"    memset({expr}, {int(value)}, {int(nbytes)});")
+    lines += [f"    {flag} = 1;", "  }", "}"]
+    return "\n".join(lines)
