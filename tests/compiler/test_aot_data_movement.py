@@ -1,0 +1,525 @@
+"""The AOT data-movement ops (STRIDED_SLICE, SLICE, TRANSPOSE, SPLIT, SPLIT_V, PACK, UNPACK,
+GATHER, MAXIMUM, MINIMUM), int8 and int16, bit-exact with the TFLM interpreter.
+
+One converted int8 model and one converted 16x8 model hold every op (functools.cache); each
+op is cut out of them as a one-op model, and a seeded generator rewrites its shapes, constant
+operands and options (`reshaped`). TFLM judges every variant; our kernels run through ctypes
+with the parameters the emitters compute, and compile_aot + gcc run a few end to end."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+
+import numpy as np
+import pytest
+from aot_ops_support import (
+    KERNELS,
+    Kernels,
+    arm_cc,
+    compiled_matches,
+    constant_input,
+    edit_model,
+    feeds_for,
+    first_op,
+    only_op,
+    requantized,
+    reshaped,
+    struct,
+    tflite_schema,
+)
+from aot_support import arm_objects
+
+import opmodels as om
+from tflite_edge import compiler as aot
+from tflite_edge.compiler.ops import gather as gather_op
+from tflite_edge.compiler.ops import pack as pack_op
+from tflite_edge.compiler.ops import slicing as slicing_op
+from tflite_edge.compiler.ops import split as split_op
+from tflite_edge.compiler.ops import transpose as transpose_op
+from tflite_edge.compiler.ops.elementwise import broadcast_params
+from tflite_edge.errors import UnsupportedOpError
+from tflite_edge.model import load_model
+
+SOURCES = [KERNELS / f for f in ("tfle_strided_copy.c", "tfle_gather.c", "tfle_maximum_minimum.c")]
+INT16 = "int16"
+
+# --------------------------------------------------------------------------- models
+
+
+def _branches(a, b, c):
+    """Every op of this file applied to the inputs a [6, 4], b [6, 4], c [1, 4]."""
+    import tensorflow as tf
+
+    return [
+        a[:, 1:5:2, ::-1],
+        tf.slice(a, [0, 1, 0], [1, 3, 2]),
+        tf.transpose(a, [0, 2, 1]),
+        *tf.split(a, 2, axis=-1),
+        *tf.split(b, [1, 2, 1], axis=-1),
+        *tf.unstack(b, axis=2),
+        tf.stack([a, b], axis=1),
+        tf.gather(a, [2, 0, 1, 1, 5], axis=1),
+        tf.maximum(a, c),
+        tf.minimum(b, c),
+    ]
+
+
+def _convert(dtype: str) -> bytes:
+    import tensorflow as tf
+
+    k = om.keras()
+    shapes = [(6, 4), (6, 4), (1, 4)]
+    ins = [k.Input(shape=s, batch_size=1) for s in shapes]
+    outs = k.layers.Lambda(lambda t: _branches(*t))(ins)
+    model = k.Model(ins, outs)
+    rng = np.random.default_rng(5)
+    reps = [[rng.uniform(-2, 2, size=(1, *s)).astype(np.float32) for s in shapes] for _ in range(24)]
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: iter(reps)
+    if dtype == INT16:
+        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+@functools.cache
+def converted(dtype: str) -> bytes:
+    """The model of _branches converted to int8, or 16x8 (int16 activations)."""
+    return _convert(dtype)
+
+
+@functools.cache
+def template(op: str, dtype: str = "int8") -> bytes:
+    """The one-op model of the first `op` of converted(dtype) (every output kept)."""
+    data = converted(dtype)
+    index = [o.op for o in load_model(data).operators].index(op)
+    return only_op(data, index)
+
+
+def single_output(data: bytes, k: int) -> bytes:
+    """The model keeping only output k of its operator (the others written, never read)."""
+
+    def fn(mt):
+        sg = mt.subgraphs[0]
+        sg.outputs = [sg.operators[0].outputs[k]]
+
+    return edit_model(data, fn)
+
+
+def variable_input(data: bytes, tensor: int) -> bytes:
+    """The model with a constant operand turned into a model input (indices at run time)."""
+
+    def fn(mt):
+        sg = mt.subgraphs[0]
+        buf = tflite_schema().BufferT()
+        mt.buffers.append(buf)
+        sg.tensors[tensor].buffer = len(mt.buffers) - 1
+        sg.inputs = [*sg.inputs, tensor]
+
+    return edit_model(data, fn)
+
+
+def tflm_all(data: bytes, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    """Every output of one TFLM invocation."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(data, arena_size=1 << 20)
+    for i, x in enumerate(feeds):
+        interp.set_input(x, i)
+    interp.invoke()
+    return [np.array(interp.get_output(i)) for i in range(len(load_model(data).outputs))]
+
+
+def values(rng, shape, dtype):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, size=shape, dtype=dtype)
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """The three kernels built for the host with warnings as errors."""
+    out = tmp_path_factory.mktemp("moves") / "libtfle_moves.so"
+    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-shared",
+           "-fPIC", f"-I{KERNELS}", *map(str, SOURCES), "-o", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return Kernels(out)
+
+
+def copy(lib, values_: dict, x: np.ndarray, out_size: int) -> np.ndarray:
+    y = np.zeros(out_size, x.dtype)
+    lib("tfle_strided_copy", struct("tfle_strided_copy_params", values_), np.ascontiguousarray(x), y)
+    return y
+
+
+def dims(rng, rank, low=1, high=5):
+    return [int(d) for d in rng.integers(low, high + 1, size=rank)]
+
+
+# --------------------------------------------------------------------------- STRIDED_SLICE
+
+
+def _numpy_slice_shape(shape, begin, end, strides, bm, em, sm):
+    """The output shape by numpy's (TensorFlow's) slicing rules; None for an index error."""
+    index = []
+    for a in range(len(shape)):
+        if sm >> a & 1:
+            b = begin[a] + shape[a] if begin[a] < 0 else begin[a]
+            if not 0 <= b < shape[a]:
+                return None
+            index.append(b)
+        else:
+            index.append(
+                slice(None if bm >> a & 1 else begin[a], None if em >> a & 1 else end[a], strides[a])
+            )
+    return np.empty(shape)[tuple(index)].shape
+
+
+def test_generated_strided_slice(lib, tmp_path):
+    """Ranks 1-4, random begin/end (negative, out of range), strides -3..3, all three masks."""
+    base = template("STRIDED_SLICE")
+    m, _, (x, b, e, s), y = first_op(base)
+    rng = np.random.default_rng(31)
+    ran = refused = 0
+    for case in range(60):
+        r = int(rng.integers(1, 5))
+        shape = dims(rng, r, 1, 6)
+        begin = [int(rng.integers(-d - 2, d + 3)) for d in shape]
+        end = [int(rng.integers(-d - 2, d + 3)) for d in shape]
+        strides = [int(rng.choice([-3, -2, -1, 1, 1, 2, 3])) for _ in shape]
+        bm, em = (int(rng.integers(0, 1 << r)) for _ in range(2))
+        sm = int(rng.integers(0, 1 << r)) if case % 3 == 0 else 0
+        out = _numpy_slice_shape(shape, begin, end, strides, bm, em, sm)
+        if out is None:
+            continue
+        opts = {"beginMask": bm, "endMask": em, "shrinkAxisMask": sm}
+        consts = {b.index: begin, e.index: end, s.index: strides}
+        data = reshaped(base, {x.index: shape, y.index: out}, consts, opts)
+        xs = values(rng, shape, np.int8)
+        try:
+            ours = slicing_op.strided_slice_params(
+                tuple(shape), begin, end, strides, bm, em, sm, tuple(out), 1
+            )
+        except ValueError:
+            refused += 1
+            with pytest.raises(RuntimeError):  # TFLM refuses it too
+                tflm_all(data, [xs])
+            continue
+        expected = tflm_all(data, [xs])[0]
+        got = copy(lib, ours, xs, int(np.prod(out, dtype=np.int64)))
+        assert np.array_equal(got, expected.ravel()), (shape, begin, end, strides, bm, em, sm)
+        ran += 1
+        if ran % 15 == 1:
+            compiled_matches(data, xs, tmp_path / f"c{case}")
+    assert ran >= 40 and refused <= 5, (ran, refused)
+
+
+def test_strided_slice_refuses_what_tflm_ignores(tmp_path):
+    base = template("STRIDED_SLICE")
+    for opts, what in (({"ellipsisMask": 1}, "ellipsis"), ({"offset": True}, "offset")):
+        with pytest.raises(UnsupportedOpError, match=what):
+            aot.compile_aot(reshaped(base, {}, None, opts), tmp_path / "out")
+    _, _, (x, b, e, s), y = first_op(base)
+    five = reshaped(base, {x.index: [1, 2, 3, 2, 2], y.index: [1, 2, 3, 2, 2]},
+                    {b.index: [0] * 5, e.index: [9] * 5, s.index: [1] * 5})  # fmt: skip
+    with pytest.raises(UnsupportedOpError, match="at most 4-D"):
+        aot.compile_aot(five, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- SLICE
+
+
+def test_generated_slice(lib, tmp_path):
+    """Ranks 1-5, random begins and sizes (-1: to the end)."""
+    base = template("SLICE")
+    _, _, (x, b, sz), y = first_op(base)
+    rng = np.random.default_rng(32)
+    for case in range(30):
+        shape = dims(rng, int(rng.integers(1, 6)))
+        begin = [int(rng.integers(0, d)) for d in shape]
+        size = [-1 if rng.random() < 0.25 else int(rng.integers(1, d - bb + 1))
+                for d, bb in zip(shape, begin, strict=True)]  # fmt: skip
+        values_, out = slicing_op.slice_params(tuple(shape), begin, size, 1)
+        data = reshaped(base, {x.index: shape, y.index: out}, {b.index: begin, sz.index: size})
+        xs = values(rng, shape, np.int8)
+        expected = tflm_all(data, [xs])[0]
+        assert np.array_equal(copy(lib, values_, xs, expected.size), expected.ravel())
+        if case % 10 == 0:
+            compiled_matches(data, xs, tmp_path / f"c{case}")
+    with pytest.raises(ValueError, match="slice"):
+        slicing_op.slice_params((4, 3), [2, 0], [3, -1], 1)
+
+
+# --------------------------------------------------------------------------- TRANSPOSE
+
+
+def test_generated_transpose(lib, tmp_path):
+    """Ranks 1-5, random permutations."""
+    base = template("TRANSPOSE")
+    _, _, (x, perm), y = first_op(base)
+    rng = np.random.default_rng(33)
+    for case in range(30):
+        r = int(rng.integers(1, 6))
+        shape = dims(rng, r)
+        p = [int(v) for v in rng.permutation(r)]
+        out = [shape[i] for i in p]
+        data = reshaped(base, {x.index: shape, y.index: out}, {perm.index: p})
+        xs = values(rng, shape, np.int8)
+        expected = tflm_all(data, [xs])[0]
+        assert np.array_equal(expected, np.transpose(xs, p))  # the reference is TFLM's
+        ours = copy(lib, transpose_op.transpose_params(tuple(shape), p, 1), xs, xs.size)
+        assert np.array_equal(ours, expected.ravel()), (shape, p)
+        if case % 10 == 0:
+            compiled_matches(data, xs, tmp_path / f"c{case}")
+    with pytest.raises(UnsupportedOpError, match="1-D to 5-D"):
+        six = reshaped(base, {x.index: [1, 2, 1, 2, 1, 2], y.index: [1, 2, 1, 2, 1, 2]},
+                       {perm.index: list(range(6))})  # fmt: skip
+        aot.compile_aot(six, tmp_path / "six")
+
+
+# --------------------------------------------------------------------------- SPLIT, SPLIT_V, UNPACK
+
+
+def _check_outputs(lib, data, params, xs, feeds=None):
+    expected = tflm_all(data, feeds or [xs])
+    assert len(expected) == len(params)
+    for want, v in zip(expected, params, strict=True):
+        assert np.array_equal(copy(lib, v, xs, want.size), want.ravel())
+
+
+def test_generated_split_and_split_v(lib, tmp_path):
+    """Ranks 1-5, any axis (negative too): SPLIT into 2 equal parts, SPLIT_V into 3."""
+    rng = np.random.default_rng(34)
+    split = template("SPLIT")
+    _, _, (axis_t, x), _ = first_op(split)
+    outs = load_model(split).operators[0].outputs
+    for case in range(15):
+        r = int(rng.integers(1, 6))
+        shape = dims(rng, r)
+        axis = int(rng.integers(-r, r))
+        shape[axis] = 2 * int(rng.integers(1, 4))
+        part = list(shape)
+        part[axis] //= 2
+        data = reshaped(split, {x.index: shape, **{o: part for o in outs}}, {axis_t.index: axis})
+        xs = values(rng, shape, np.int8)
+        params = split_op.split_params(tuple(shape), [tuple(part)] * 2, axis, 1)
+        _check_outputs(lib, data, params, xs)
+        if case % 7 == 0:
+            compiled_matches(single_output(data, case % 2), xs, tmp_path / f"s{case}")
+    split_v = template("SPLIT_V")
+    _, _, (x, sizes_t, axis_t), _ = first_op(split_v)
+    outs = load_model(split_v).operators[0].outputs
+    for case in range(15):
+        r = int(rng.integers(1, 6))
+        shape = dims(rng, r)
+        axis = int(rng.integers(-r, r))
+        sizes = [int(v) for v in rng.integers(0, 4, size=3)]
+        sizes[0] = max(sizes[0], 1)
+        shape[axis] = sum(sizes)
+        parts = [list(shape) for _ in sizes]
+        for p, n in zip(parts, sizes, strict=True):
+            p[axis] = n
+        data = reshaped(split_v, {x.index: shape, **dict(zip(outs, parts, strict=True))},
+                        {axis_t.index: axis, sizes_t.index: sizes})  # fmt: skip
+        xs = values(rng, shape, np.int8)
+        params = split_op.split_params(tuple(shape), [tuple(p) for p in parts], axis, 1)
+        _check_outputs(lib, data, params, xs)
+        if case % 7 == 0:
+            compiled_matches(single_output(data, 2), xs, tmp_path / f"v{case}")
+
+
+def test_generated_unpack(lib, tmp_path):
+    """Ranks 1-5, any axis: 4 outputs, each a slice along the axis."""
+    base = template("UNPACK")
+    _, op, (x,), _ = first_op(base)
+    outs = op.outputs
+    rng = np.random.default_rng(35)
+    for case in range(20):
+        r = int(rng.integers(1, 6))
+        shape = dims(rng, r)
+        axis = int(rng.integers(-r, r))
+        shape[axis] = len(outs)
+        part = shape[: axis % r] + shape[axis % r + 1 :]
+        data = reshaped(base, {x.index: shape, **{o: part for o in outs}}, options={"axis": axis})
+        xs = values(rng, shape, np.int8)
+        _check_outputs(lib, data, split_op.unpack_params(tuple(shape), len(outs), axis, 1), xs)
+        if case % 7 == 0 and part:
+            compiled_matches(single_output(data, case % len(outs)), xs, tmp_path / f"c{case}")
+
+
+def test_multiple_output_layers_keep_every_output_in_the_plan(tmp_path):
+    """SPLIT_V's three outputs get their own arena bytes, all live at the layer."""
+    data = single_output(template("SPLIT_V"), 1)
+    result = aot.compile_aot(data, tmp_path / "out")
+    outs = load_model(data).operators[0].outputs
+    spans = [result.plan[o] for o in outs]
+    for i, (a, na) in enumerate(spans):
+        for b, nb in spans[i + 1 :]:
+            assert a + na <= b or b + nb <= a, spans
+    text = (tmp_path / "out" / "tfle_model.c").read_text()
+    assert text.count("tfle_strided_copy(&") == 3
+
+
+# --------------------------------------------------------------------------- PACK
+
+
+def test_generated_pack(lib, tmp_path):
+    """Two inputs of ranks 1-4 packed along any axis (negative too)."""
+    base = template("PACK")
+    m, _, ins, y = first_op(base)
+    rng = np.random.default_rng(36)
+    for case in range(20):
+        r = int(rng.integers(1, 5))
+        shape = dims(rng, r)
+        axis = int(rng.integers(-r - 1, r + 1))
+        params, out = pack_op.pack_params([tuple(shape)] * 2, axis, 1)
+        data = reshaped(base, {ins[0].index: shape, ins[1].index: shape, y.index: out},
+                        options={"axis": axis})  # fmt: skip
+        x1, x2 = values(rng, shape, np.int8), values(rng, shape, np.int8)
+        expected = tflm_all(data, feeds_for(load_model(data), ins, [x1, x2]))[0]
+        assert np.array_equal(expected, np.stack([x1, x2], axis=axis))
+        ours = np.zeros(expected.size, np.int8)
+        for v, xi in zip(params, (x1, x2), strict=True):
+            lib("tfle_strided_copy", struct("tfle_strided_copy_params", v), xi, ours)
+        assert np.array_equal(ours, expected.ravel()), (shape, axis)
+        if case % 7 == 0:
+            compiled_matches(constant_input(data, ins[1].index, x2), x1, tmp_path / f"c{case}")
+
+
+# --------------------------------------------------------------------------- GATHER
+
+
+def test_generated_gather(lib, tmp_path):
+    """Inputs of ranks 1-4, indices of ranks 1-2, any axis, batch_dims 0 and 1."""
+    base = template("GATHER")
+    _, _, (x, idx), y = first_op(base)
+    rng = np.random.default_rng(37)
+    for case in range(30):
+        r = int(rng.integers(1, 5))
+        shape = dims(rng, r)
+        axis = int(rng.integers(-r, r))
+        batch_dims = int(case % 3 == 0 and axis % r >= 1)
+        cshape = shape[:batch_dims] + dims(rng, int(rng.integers(1, 3)), 1, 4)
+        coords = rng.integers(0, shape[axis], size=cshape).astype(np.int32)
+        gp, out = gather_op.gather_params(tuple(shape), tuple(cshape), axis, batch_dims, 1)
+        data = reshaped(base, {x.index: shape, y.index: out}, {idx.index: coords},
+                        options={"axis": axis, "batchDims": batch_dims})  # fmt: skip
+        xs = values(rng, shape, np.int8)
+        expected = tflm_all(data, [xs])[0]
+        ours = np.zeros(expected.size, np.int8)
+        lib("tfle_gather", struct("tfle_gather_params", gp), xs, coords.ravel(), ours)
+        assert np.array_equal(ours, expected.ravel()), (shape, cshape, axis, batch_dims)
+        if case % 10 == 0:
+            compiled_matches(data, xs, tmp_path / f"c{case}")
+    # an index out of range: refused for constant indices (TFLM reads out of bounds there)
+    bad = reshaped(base, {}, {idx.index: [0, 1, 6, 2, 3]})
+    with pytest.raises(UnsupportedOpError, match="outside"):
+        aot.compile_aot(bad, tmp_path / "bad")
+
+
+def test_gather_indices_computed_at_run_time(tmp_path):
+    """An embedding: the values a constant, the int32 indices the model's input."""
+    base = template("GATHER")
+    _, _, (x, idx), _ = first_op(base)
+    rng = np.random.default_rng(38)
+    table = values(rng, x.shape, np.int8)
+    data = variable_input(constant_input(base, x.index, table), idx.index)
+    aot.compile_aot(data, tmp_path / "out")
+    runner = aot.build_host_runner(tmp_path / "out")
+    for _ in range(5):
+        coords = rng.integers(0, x.shape[1], size=idx.shape).astype(np.int32)
+        want = tflm_all(data, [coords])[0]
+        assert np.array_equal(runner.run_one(coords).ravel(), want.ravel())
+
+
+# --------------------------------------------------------------------------- MAXIMUM, MINIMUM
+
+
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+def test_generated_maximum_minimum(lib, tmp_path, op):
+    """Broadcast shapes of ranks 1-5; operands with other zero points than the output (TFLM
+    compares the raw values, and so do we)."""
+    base = template(op)
+    m, _, ins, y = first_op(base)
+    rng = np.random.default_rng(39 if op == "MAXIMUM" else 40)
+    fn = {"MAXIMUM": "tfle_maximum_s8", "MINIMUM": "tfle_minimum_s8"}[op]
+    for case in range(12):
+        r = int(rng.integers(1, 6))
+        out = dims(rng, r, 1, 4)
+        s1 = [d if rng.random() < 0.7 else 1 for d in out]
+        s2 = [d if rng.random() < 0.7 else 1 for d in out][int(rng.integers(0, r)) :]
+        quant = {t.index: (0.05, int(rng.integers(-20, 20))) for t in ins} if case % 2 else {}
+        data = requantized(reshaped(base, {ins[0].index: s1, ins[1].index: s2, y.index: out}),
+                           quant)  # fmt: skip
+        x1, x2 = values(rng, s1, np.int8), values(rng, s2, np.int8)
+        expected = tflm_all(data, feeds_for(load_model(data), ins, [x1, x2]))[0]
+        raw = (np.maximum if op == "MAXIMUM" else np.minimum)(x1, x2)
+        assert np.array_equal(expected.ravel(), raw.ravel())  # TFLM: raw values compared
+        ours = np.zeros(expected.size, np.int8)
+        bc = struct("tfle_bcast", broadcast_params(tuple(s1), tuple(s2), tuple(out)))
+        lib(fn, bc, x1, x2, ours)
+        assert np.array_equal(ours, expected.ravel()), (s1, s2, out)
+        if case % 4 == 0:
+            compiled_matches(constant_input(data, ins[1].index, x2), x1, tmp_path / f"c{case}")
+
+
+# --------------------------------------------------------------------------- 16x8 and Cortex-M
+
+INT16_OPS = ["STRIDED_SLICE", "SLICE", "TRANSPOSE", "SPLIT", "SPLIT_V", "UNPACK", "PACK",
+             "MAXIMUM", "MINIMUM"]  # fmt: skip
+
+
+def _compilable(data: bytes) -> tuple[bytes, int]:
+    """A single-input, single-output form of a one-op model: the extra inputs constants,
+    the last output kept; and the index of the remaining input."""
+    m = load_model(data)
+    rng = np.random.default_rng(41)
+    for t in m.inputs[1:]:
+        data = constant_input(data, t, values(rng, m.tensors[t].shape, m.tensors[t].dtype))
+    if len(m.outputs) > 1:
+        data = single_output(data, len(m.outputs) - 1)
+    return data, m.inputs[0]
+
+
+def test_int16_models_compile_bit_exact(tmp_path):
+    """Each op of the 16x8 conversion, int16 in and out, against TFLM on random inputs."""
+    rng = np.random.default_rng(42)
+    for op in INT16_OPS:
+        data, tin = _compilable(template(op, INT16))
+        m = load_model(data)
+        assert m.tensors[tin].dtype == np.int16 and op in m.ops
+        aot.compile_aot(data, tmp_path / op)
+        runner = aot.build_host_runner(tmp_path / op)
+        for _ in range(3):
+            xs = values(rng, m.tensors[tin].shape, np.int16)
+            assert np.array_equal(runner.run_one(xs).ravel(), tflm_all(data, [xs])[0].ravel()), op
+
+
+def test_int16_gather_is_refused(tmp_path):
+    """TFLM's GATHER has no int16 kernel: the AOT compiler says so."""
+    data = template("GATHER", INT16)
+    assert load_model(data).tensors[first_op(data)[1].inputs[0]].dtype == np.int16
+    with pytest.raises(UnsupportedOpError, match="int16"):
+        aot.compile_aot(data, tmp_path / "out")
+
+
+def test_every_op_compiles_for_cortex_m4(tmp_path):
+    """One model per op family (int8) and the 16x8 MAXIMUM built with arm-none-eabi-gcc."""
+    cases = {op: _compilable(template(op))[0] for op in
+             ("STRIDED_SLICE", "TRANSPOSE", "SPLIT_V", "PACK", "GATHER", "MINIMUM")}  # fmt: skip
+    cases["MAXIMUM16"] = _compilable(template("MAXIMUM", INT16))[0]
+    for name, data in cases.items():
+        aot.compile_aot(data, tmp_path / name)
+        arm_objects(tmp_path / name, "cortex-m4")
+    for src in SOURCES:
+        cmd = [*arm_cc("cortex-m4"), f"-I{KERNELS}", "-c", str(src), "-o",
+               str(tmp_path / f"{src.stem}.o")]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
