@@ -3,7 +3,8 @@ GATHER, MAXIMUM, MINIMUM), int8 and int16, bit-exact with the TFLM interpreter.
 
 Two converted int8 models and two converted 16x8 ones hold every op (functools.cache); each
 op is cut out of them as a one-op model, and a seeded generator rewrites its shapes, constant
-operands and options (`reshaped`). TFLM judges every variant; our kernels run through ctypes
+operands and options (`reshaped`), every third variant with int16 activations (`typed`).
+TFLM judges every variant; our kernels run through ctypes
 with the parameters the emitters compute, and compile_aot + gcc run a few end to end."""
 
 from __future__ import annotations
@@ -130,6 +131,22 @@ def variable_input(data: bytes, tensor: int) -> bytes:
     return edit_model(data, fn)
 
 
+def typed(data: bytes, dtype) -> bytes:
+    """The one-op model with its activations (every tensor without data) of type `dtype`:
+    the 16x8 form of a data-movement op, whose TFLM kernels take int8 and int16 alike."""
+    schema = tflite_schema()
+    code = {np.dtype(np.int8): schema.TensorType.INT8, np.dtype(np.int16): schema.TensorType.INT16}
+
+    def fn(mt):
+        for t in mt.subgraphs[0].tensors:
+            if t.type in (schema.TensorType.INT8, schema.TensorType.INT16) and (
+                mt.buffers[t.buffer].data is None
+            ):
+                t.type = code[np.dtype(dtype)]
+
+    return edit_model(data, fn)
+
+
 def tflm_all(data: bytes, feeds: list[np.ndarray]) -> list[np.ndarray]:
     """Every output of one TFLM invocation."""
     from tflite_micro.python.tflite_micro import runtime
@@ -228,11 +245,12 @@ def test_generated_strided_slice(lib, tmp_path):
             continue
         opts = {"beginMask": bm, "endMask": em, "shrinkAxisMask": sm}
         consts = {b.index: begin, e.index: end, s.index: strides}
-        data = reshaped(base, {x.index: shape, y.index: out}, consts, opts)
-        xs = values(rng, shape, np.int8)
+        dt = np.int16 if case % 3 == 2 else np.int8
+        data = typed(reshaped(base, {x.index: shape, y.index: out}, consts, opts), dt)
+        xs = values(rng, shape, dt)
         try:
             ours = slicing_op.strided_slice_params(
-                tuple(shape), begin, end, strides, bm, em, sm, tuple(out), 1
+                tuple(shape), begin, end, strides, bm, em, sm, tuple(out), np.dtype(dt).itemsize
             )
         except ValueError as err:
             refused += 1
@@ -278,9 +296,11 @@ def test_generated_slice(lib, tmp_path):
         begin = [int(rng.integers(0, d)) for d in shape]
         size = [-1 if rng.random() < 0.25 else int(rng.integers(1, d - bb + 1))
                 for d, bb in zip(shape, begin, strict=True)]  # fmt: skip
-        values_, out = slicing_op.slice_params(tuple(shape), begin, size, 1)
+        dt = np.int16 if case % 3 == 2 else np.int8
+        values_, out = slicing_op.slice_params(tuple(shape), begin, size, np.dtype(dt).itemsize)
         data = reshaped(base, {x.index: shape, y.index: out}, {b.index: begin, sz.index: size})
-        xs = values(rng, shape, np.int8)
+        data = typed(data, dt)
+        xs = values(rng, shape, dt)
         expected = tflm_all(data, [xs])[0]
         assert np.array_equal(copy(lib, values_, xs, expected.size), expected.ravel())
         if case % 10 == 0:
@@ -302,11 +322,13 @@ def test_generated_transpose(lib, tmp_path):
         shape = dims(rng, r)
         p = [int(v) for v in rng.permutation(r)]
         out = [shape[i] for i in p]
-        data = reshaped(base, {x.index: shape, y.index: out}, {perm.index: p})
-        xs = values(rng, shape, np.int8)
+        dt = np.int16 if case % 3 == 2 else np.int8
+        data = typed(reshaped(base, {x.index: shape, y.index: out}, {perm.index: p}), dt)
+        xs = values(rng, shape, dt)
         expected = tflm_all(data, [xs])[0]
         assert np.array_equal(expected, np.transpose(xs, p))  # the reference is TFLM's
-        ours = copy(lib, transpose_op.transpose_params(tuple(shape), p, 1), xs, xs.size)
+        tp = transpose_op.transpose_params(tuple(shape), p, np.dtype(dt).itemsize)
+        ours = copy(lib, tp, xs, xs.size)
         assert np.array_equal(ours, expected.ravel()), (shape, p)
         if case % 10 == 0:
             compiled_matches(data, xs, tmp_path / f"c{case}")
@@ -339,9 +361,11 @@ def test_generated_split_and_split_v(lib, tmp_path):
         shape[axis] = 2 * int(rng.integers(1, 4))
         part = list(shape)
         part[axis] //= 2
+        dt = np.int16 if case % 3 == 2 else np.int8
         data = reshaped(split, {x.index: shape, **{o: part for o in outs}}, {axis_t.index: axis})
-        xs = values(rng, shape, np.int8)
-        params = split_op.split_params(tuple(shape), [tuple(part)] * 2, axis, 1)
+        data = typed(data, dt)
+        xs = values(rng, shape, dt)
+        params = split_op.split_params(tuple(shape), [tuple(part)] * 2, axis, xs.itemsize)
         _check_outputs(lib, data, params, xs)
         if case % 7 == 0:
             compiled_matches(single_output(data, case % 2), xs, tmp_path / f"s{case}")
@@ -359,8 +383,10 @@ def test_generated_split_and_split_v(lib, tmp_path):
             p[axis] = n
         data = reshaped(split_v, {x.index: shape, **dict(zip(outs, parts, strict=True))},
                         {axis_t.index: axis, sizes_t.index: sizes})  # fmt: skip
-        xs = values(rng, shape, np.int8)
-        params = split_op.split_params(tuple(shape), [tuple(p) for p in parts], axis, 1)
+        dt = np.int16 if case % 3 == 2 else np.int8
+        data = typed(data, dt)
+        xs = values(rng, shape, dt)
+        params = split_op.split_params(tuple(shape), [tuple(p) for p in parts], axis, xs.itemsize)
         _check_outputs(lib, data, params, xs)
         if case % 7 == 0:
             compiled_matches(single_output(data, 2), xs, tmp_path / f"v{case}")
@@ -378,9 +404,12 @@ def test_generated_unpack(lib, tmp_path):
         axis = int(rng.integers(-r, r))
         shape[axis] = len(outs)
         part = shape[: axis % r] + shape[axis % r + 1 :]
+        dt = np.int16 if case % 3 == 2 else np.int8
         data = reshaped(base, {x.index: shape, **{o: part for o in outs}}, options={"axis": axis})
-        xs = values(rng, shape, np.int8)
-        _check_outputs(lib, data, split_op.unpack_params(tuple(shape), len(outs), axis, 1), xs)
+        data = typed(data, dt)
+        xs = values(rng, shape, dt)
+        params = split_op.unpack_params(tuple(shape), len(outs), axis, xs.itemsize)
+        _check_outputs(lib, data, params, xs)
         if case % 7 == 0 and part:
             compiled_matches(single_output(data, case % len(outs)), xs, tmp_path / f"c{case}")
 
@@ -410,13 +439,15 @@ def test_generated_pack(lib, tmp_path):
         r = int(rng.integers(1, 5))
         shape = dims(rng, r)
         axis = int(rng.integers(-r - 1, r + 1))
-        params, out = pack_op.pack_params([tuple(shape)] * 2, axis, 1)
+        dt = np.int16 if case % 3 == 2 else np.int8
+        params, out = pack_op.pack_params([tuple(shape)] * 2, axis, np.dtype(dt).itemsize)
         data = reshaped(base, {ins[0].index: shape, ins[1].index: shape, y.index: out},
                         options={"axis": axis})  # fmt: skip
-        x1, x2 = values(rng, shape, np.int8), values(rng, shape, np.int8)
+        data = typed(data, dt)
+        x1, x2 = values(rng, shape, dt), values(rng, shape, dt)
         expected = tflm_all(data, feeds_for(load_model(data), ins, [x1, x2]))[0]
         assert np.array_equal(expected, np.stack([x1, x2], axis=axis))
-        ours = np.zeros(expected.size, np.int8)
+        ours = np.zeros(expected.size, dt)
         for v, xi in zip(params, (x1, x2), strict=True):
             lib("tfle_strided_copy", struct("tfle_strided_copy_params", v), xi, ours)
         assert np.array_equal(ours, expected.ravel()), (shape, axis)
@@ -480,7 +511,6 @@ def test_generated_maximum_minimum(lib, tmp_path, op):
     base = template(op)
     m, _, ins, y = first_op(base)
     rng = np.random.default_rng(39 if op == "MAXIMUM" else 40)
-    fn = {"MAXIMUM": "tfle_maximum_s8", "MINIMUM": "tfle_minimum_s8"}[op]
     for case in range(12):
         r = int(rng.integers(1, 6))
         full = dims(rng, r, 1, 4)
@@ -488,13 +518,16 @@ def test_generated_maximum_minimum(lib, tmp_path, op):
         s2 = [d if rng.random() < 0.7 else 1 for d in full][int(rng.integers(0, r)) :]
         out = list(np.broadcast_shapes(tuple(s1), tuple(s2)))
         quant = {t.index: (0.05, int(rng.integers(-20, 20))) for t in ins} if case % 2 else {}
+        dt = np.int16 if case % 3 == 2 else np.int8
         data = requantized(reshaped(base, {ins[0].index: s1, ins[1].index: s2, y.index: out}),
                            quant)  # fmt: skip
-        x1, x2 = values(rng, s1, np.int8), values(rng, s2, np.int8)
+        data = typed(data, dt)
+        x1, x2 = values(rng, s1, dt), values(rng, s2, dt)
         expected = tflm_all(data, feeds_for(load_model(data), ins, [x1, x2]))[0]
         raw = (np.maximum if op == "MAXIMUM" else np.minimum)(x1, x2)
         assert np.array_equal(expected.ravel(), raw.ravel())  # TFLM: raw values compared
-        ours = np.zeros(expected.size, np.int8)
+        ours = np.zeros(expected.size, dt)
+        fn = f"tfle_{op.lower()}_s{8 * np.dtype(dt).itemsize}"
         bc = struct("tfle_bcast", broadcast_params(tuple(s1), tuple(s2), tuple(out)))
         lib(fn, bc, x1, x2, ours)
         assert np.array_equal(ours, expected.ravel()), (s1, s2, out)
