@@ -494,6 +494,7 @@ def test_gather_indices_computed_at_run_time(tmp_path):
     table = values(rng, x.shape, np.int8)
     data = variable_input(constant_input(base, x.index, table), idx.index)
     aot.compile_aot(data, tmp_path / "out")
+    _host_compiles_strictly(tmp_path / "out")
     runner = aot.build_host_runner(tmp_path / "out")
     for _ in range(5):
         coords = rng.integers(0, x.shape[1], size=idx.shape).astype(np.int32)
@@ -553,6 +554,14 @@ def _compilable(data: bytes) -> tuple[bytes, int]:
     return data, m.inputs[0]
 
 
+def _host_compiles_strictly(out_dir) -> None:
+    """The generated tfle_model.c compiles with gcc -Wall -Wextra -Werror."""
+    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{out_dir}", f"-I{KERNELS}",
+           "-c", str(out_dir / "tfle_model.c"), "-o", str(out_dir / "strict.o")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_int16_models_compile_bit_exact(tmp_path):
     """Each op of the 16x8 conversion, int16 in and out, against TFLM on random inputs."""
     rng = np.random.default_rng(42)
@@ -561,6 +570,7 @@ def test_int16_models_compile_bit_exact(tmp_path):
         m = load_model(data)
         assert m.tensors[tin].dtype == np.int16 and op in m.ops
         aot.compile_aot(data, tmp_path / op)
+        _host_compiles_strictly(tmp_path / op)
         runner = aot.build_host_runner(tmp_path / op)
         for _ in range(3):
             xs = values(rng, m.tensors[tin].shape, np.int16)
