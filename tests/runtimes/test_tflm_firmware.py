@@ -265,20 +265,23 @@ def test_auto_is_the_default_and_picks_aot_when_it_compiles(models_dir, tmp_path
 
 
 def test_auto_takes_tflm_for_an_op_aot_lacks(tflm_dir, tmp_path):
+    import tensorflow as tf
+
     from opmodels import convert_keras, keras, single_layer_model
     from tflite_edge.compiler import EMITTERS
 
     k = keras()
-    model = single_layer_model([k.layers.Permute((2, 1)), k.layers.Flatten()], (3, 4))
-    path = tmp_path / "permute.tflite"
+    l2 = k.layers.Lambda(lambda x: tf.math.l2_normalize(x, axis=-1))
+    model = single_layer_model(l2, (3, 4))
+    path = tmp_path / "l2_normalize.tflite"
     path.write_bytes(convert_keras(model))
-    assert "TRANSPOSE" in load_model(path).ops and "TRANSPOSE" not in EMITTERS
+    assert "L2_NORMALIZATION" in load_model(path).ops and "L2_NORMALIZATION" not in EMITTERS
     measure_arena(load_model(path))  # TFLM runs it
     res = cli("flash", "--board", "qemu-m4", "--model", str(path), "--runs", "1",
               "--tflm-dir", str(tflm_dir), "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads(res.stdout)
-    assert doc["runtime"] == "tflm" and "TRANSPOSE" in doc["runtime_reason"]
+    assert doc["runtime"] == "tflm" and "L2_NORMALIZATION" in doc["runtime_reason"]
     assert doc["output_matches_tflm"] is True
 
 
