@@ -155,9 +155,10 @@ def _zeros(t: Tensor) -> int:
     # A weight is zero when its integer equals the zero point (int8 weights use 0, but be exact).
     data = np.asarray(t.data).reshape(t.shape) if t.data.size == t.size else np.asarray(t.data)
     zp = t.quantization.zero_point if t.quantization is not None else np.zeros(1, np.int64)
-    if zp.size > 1 and data.ndim > 0 and data.shape[t.quantization.axis] == zp.size:
+    axis = t.quantization.axis if t.quantization is not None else 0
+    if zp.size > 1 and 0 <= axis < data.ndim and data.shape[axis] == zp.size:
         shape = [1] * data.ndim
-        shape[t.quantization.axis] = zp.size
+        shape[axis] = zp.size
         return int(np.count_nonzero(data.astype(np.int64) == zp.reshape(shape)))
     return int(np.count_nonzero(data.astype(np.int64) == int(zp.ravel()[0])))
 
