@@ -92,6 +92,11 @@ def aot_refusal(model: Model) -> str | None:
         err = aot_problem(infer_shapes(model))
     except TFLiteEdgeError as e:
         err = e
+    except Exception as e:  # noqa: BLE001 - a report line, not a traceback, for inspect
+        return (
+            f"the AOT compiler failed on this model ({type(e).__name__}: {e}); this is a bug "
+            "of tflite-edge: please report it with the model"
+        )
     return None if err is None else str(err)
 
 

@@ -338,14 +338,14 @@ def _constant(
         need = (count * bits + 7) // 8
         if len(raw) < need:
             raise ModelError(
-                f"{label} of type {tname} and shape {list(shape)} needs {need} B of packed "
-                f"values but its buffer holds {len(raw)} B; re-export the model"
+                f"{label} of type {tname} and shape {list(shape)} needs {need} B (packed) "
+                f"but its buffer has {len(raw)} B; re-export the model"
             )
         return _unpack(raw[:need], count, bits, signed).reshape(shape)
     if len(raw) < count * dtype.itemsize:
         raise ModelError(
-            f"{label} of type {tname} and shape {list(shape)} ({count} values) has a buffer "
-            f"of {len(raw)} B, which holds only {len(raw) // dtype.itemsize}; re-export the model"
+            f"{label} of type {tname} and shape {list(shape)} needs {count * dtype.itemsize} B "
+            f"but its buffer has {len(raw)} B; re-export the model"
         )
     return np.frombuffer(raw[: count * dtype.itemsize], dtype=dtype).reshape(shape)
 
