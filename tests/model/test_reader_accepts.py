@@ -3,6 +3,7 @@ one-line ModelError naming the tensor or operator (never a Python traceback)."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import subprocess
@@ -29,12 +30,17 @@ def _schema():
     return schema
 
 
+@functools.cache
+def _parsed(data: bytes):
+    schema = _schema()
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+
+
 def _edit(data: bytes, fn) -> bytes:
     """fn(ModelT) applied to the flatbuffer, serialized again with the reader's schema."""
     import flatbuffers
 
-    schema = _schema()
-    mt = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    mt = copy.deepcopy(_parsed(data))
     fn(mt)
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
