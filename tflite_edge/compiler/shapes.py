@@ -233,6 +233,68 @@ def _reduce(op, ins, model):
     return tuple(d for i, d in enumerate(x) if i not in dims)
 
 
+@_rule("TRANSPOSE")
+def _transpose(op, ins, model):
+    perm = _const(model, op.inputs[1])
+    x = ins[0]
+    if perm is None or sorted(int(p) % len(x) for p in perm) != list(range(len(x))):
+        return None
+    return tuple(x[int(p) % len(x)] for p in perm)
+
+
+@_rule("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
+def _resize(op, ins, model):
+    size = _const(model, op.inputs[1])
+    x = ins[0]
+    if size is None or size.size != 2 or len(x) != 4:
+        return None
+    return (x[0], int(size[0]), int(size[1]), x[3])
+
+
+@_rule("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+def _depth_space(op, ins, model):
+    x, b = ins[0], int(op.options["blockSize"])
+    if len(x) != 4 or b < 1:
+        return None
+    if op.op == "DEPTH_TO_SPACE":
+        return None if x[3] % (b * b) else (x[0], x[1] * b, x[2] * b, x[3] // (b * b))
+    if x[1] % b or x[2] % b:
+        return None
+    return (x[0], x[1] // b, x[2] // b, x[3] * b * b)
+
+
+@_rule("TRANSPOSE_CONV")
+def _transpose_conv(op, ins, model):
+    shape = _const(model, op.inputs[0])  # the output shape is an input
+    return None if shape is None else tuple(int(d) for d in shape)
+
+
+@_rule("SLICE")
+def _slice(op, ins, model):
+    x = ins[0]
+    begin, size = _const(model, op.inputs[1]), _const(model, op.inputs[2])
+    if begin is None or size is None or begin.size != len(x) or size.size != len(x):
+        return None
+    return tuple(
+        d - int(b) if int(n) == -1 else int(n) for d, b, n in zip(x, begin, size, strict=True)
+    )
+
+
+@_rule("ARG_MAX", "ARG_MIN")
+def _arg(op, ins, model):
+    axis = _const(model, op.inputs[1])
+    x = ins[0]
+    if axis is None or axis.size != 1 or not -len(x) <= int(axis[0]) < len(x):
+        return None
+    a = int(axis[0]) % len(x)
+    return tuple(d for i, d in enumerate(x) if i != a)
+
+
+@_rule("SHAPE")
+def _shape(op, ins, model):
+    return (len(ins[0]),)
+
+
 def infer_shapes(model: Model) -> Model:
     """A copy of the model whose activation tensors have the shapes the graph gives them.
 
