@@ -79,6 +79,10 @@ class ModelReport:
     arena_tail_bytes: int | None
     arena_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Filled by tflite_edge.support.inspect (model/ does not import the compiler): per op
+    # {"aot", "tflm", "dtypes", "aot_dtypes"}, and why compile_aot refuses the model.
+    aot_ops: dict[str, dict[str, Any]] | None = None
+    aot_error: str | None = None
 
     @property
     def op_counts(self) -> dict[str, int]:
@@ -92,6 +96,8 @@ class ModelReport:
         doc = asdict(self)
         doc["op_counts"] = self.op_counts
         doc["tflm_ok"] = not self.tflm_missing_ops and self.arena_error is None
+        if self.aot_ops is not None:
+            doc["aot_ok"] = self.aot_error is None
         return doc
 
     def summary(self) -> str:
@@ -116,11 +122,22 @@ class ModelReport:
         else:
             lines.append(f"arena     not measured: {self.arena_error}")
         lines.append("")
-        lines.append("ops (count, TFLM kernel):")
         counts = self.op_counts
+        if self.aot_ops is None:
+            lines.append("ops (count, TFLM kernel):")
+        else:
+            lines.append(f"  {'op':<28} {'count':<5} {'TFLM':<18} AOT")
         for op in self.ops:
             mark = "yes" if op not in self.tflm_missing_ops else "NO - not in TFLM"
-            lines.append(f"  {op:<28} x{counts[op]:<4} {mark}")
+            if self.aot_ops is None:
+                lines.append(f"  {op:<28} x{counts[op]:<4} {mark}")
+            else:
+                lines.append(
+                    f"  {op:<28} x{counts[op]:<4} {mark:<18} {_aot_mark(self.aot_ops[op])}"
+                )
+        if self.aot_ops is not None:
+            verdict = "compiles" if self.aot_error is None else f"refuses: {self.aot_error}"
+            lines.append(f"AOT compiler: {verdict}")
         lines.append("")
         lines.append("tensors:")
         header = (
@@ -140,6 +157,16 @@ class ModelReport:
         return "\n".join(lines)
 
 
+def _aot_mark(entry: dict[str, Any]) -> str:
+    """An op's AOT column: yes (types), or why not."""
+    if not entry["aot_dtypes"]:
+        return "NO - no AOT emitter"
+    used = "/".join(entry["dtypes"])
+    if entry["aot"]:
+        return f"yes ({used})"
+    return f"NO - {used} (AOT compiles {'/'.join(entry['aot_dtypes'])})"
+
+
 def weight_tensors(model: Model) -> list[Tensor]:
     """The constant int8 weight tensors (input 1 of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)."""
     seen: dict[int, Tensor] = {}
@@ -155,9 +182,10 @@ def _zeros(t: Tensor) -> int:
     # A weight is zero when its integer equals the zero point (int8 weights use 0, but be exact).
     data = np.asarray(t.data).reshape(t.shape) if t.data.size == t.size else np.asarray(t.data)
     zp = t.quantization.zero_point if t.quantization is not None else np.zeros(1, np.int64)
-    if zp.size > 1 and data.ndim > 0 and data.shape[t.quantization.axis] == zp.size:
+    axis = t.quantization.axis if t.quantization is not None else 0
+    if zp.size > 1 and 0 <= axis < data.ndim and data.shape[axis] == zp.size:
         shape = [1] * data.ndim
-        shape[t.quantization.axis] = zp.size
+        shape[axis] = zp.size
         return int(np.count_nonzero(data.astype(np.int64) == zp.reshape(shape)))
     return int(np.count_nonzero(data.astype(np.int64) == int(zp.ravel()[0])))
 

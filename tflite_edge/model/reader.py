@@ -20,20 +20,51 @@ from ..errors import ModelError
 
 _TFLITE_IDENT = b"TFL3"
 
-# TensorType enum of the schema -> numpy dtype (only the types a TinyML model carries).
+# TensorType enum of the schema -> numpy dtype of the values the reader gives. Every type
+# TFLM's ConvertTensorType accepts is read: the packed ones (INT4, UINT4, INT2) are unpacked
+# to one value per byte as TFLM's kernels do; the ones numpy has no type for (BFLOAT16,
+# FLOAT8_*) are kept as their raw bits and STRING / RESOURCE / VARIANT as raw bytes.
+# `Tensor.type` names the schema type whenever it matters.
 _DTYPES = {
     0: np.float32,
     1: np.float16,
     2: np.int32,
     3: np.uint8,
     4: np.int64,
+    5: np.uint8,  # STRING: raw bytes
     6: np.bool_,
     7: np.int16,
+    8: np.complex64,
     9: np.int8,
     10: np.float64,
+    11: np.complex128,
+    12: np.uint64,
+    13: np.uint8,  # RESOURCE: raw bytes
+    14: np.uint8,  # VARIANT: raw bytes
     15: np.uint32,
     16: np.uint16,
+    17: np.int8,  # INT4, unpacked
+    18: np.uint16,  # BFLOAT16 bits
+    19: np.int8,  # INT2, unpacked
+    20: np.uint8,  # UINT4, unpacked
+    21: np.uint8,  # FLOAT8_E4M3FN bits
+    22: np.uint8,  # FLOAT8_E5M2 bits
 }
+# Types stored packed several values a byte: bits per value, signed.
+_PACKED = {17: (4, True), 19: (2, True), 20: (4, False)}
+# Types whose buffer is not one fixed-size value per element (no size check applies).
+_UNSIZED = {"STRING", "RESOURCE", "VARIANT"}
+
+
+def _unpack(raw: bytes, count: int, bits: int, signed: bool) -> np.ndarray:
+    """Packed values, lowest bits first (TFLM's UnpackPackedIntToInt8)."""
+    b = np.frombuffer(raw, dtype=np.uint8)
+    per = 8 // bits
+    fields = np.stack([(b >> (bits * k)) & ((1 << bits) - 1) for k in range(per)], axis=1)
+    vals = fields.reshape(-1)[:count].astype(np.int16)
+    if signed:
+        vals = np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)
+    return vals.astype(np.int8 if signed else np.uint8)
 
 
 def _schema():
@@ -70,6 +101,7 @@ class Tensor:
     quantization: Quantization | None
     data: np.ndarray | None  # constant contents, or None for activations
     is_variable: bool = False
+    type: str = ""  # the schema's TensorType name ("INT8", "INT4", ...); "" when built by hand
 
     @property
     def is_constant(self) -> bool:
@@ -81,6 +113,10 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the tensor as TFLM stores it (packed INT4/INT2 take a fraction of a byte)."""
+        bits = {"INT4": 4, "UINT4": 4, "INT2": 2}.get(self.type)
+        if bits is not None:
+            return (self.size * bits + 7) // 8
         return self.size * np.dtype(self.dtype).itemsize
 
 
@@ -160,12 +196,15 @@ class Model:
         buffers = mt.buffers or []
         tensors = []
         for i, t in enumerate(sg.tensors or []):
+            name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else (t.name or "")
+            label = f"tensor {i} ({name!r})" if name else f"tensor {i}"
             if t.type not in _DTYPES:
                 raise ModelError(
-                    f"{where}: tensor {i} has type {types.get(t.type, t.type)}, which tflite-edge "
-                    "does not handle (expected int8, uint8, int16, int32 or float32)",
+                    f"{where}: {label} has tensor type {t.type}, which the TFLite schema does "
+                    "not define; re-export the model",
                     path=self.path,
                 )
+            tname = types.get(t.type, str(t.type))
             dtype = np.dtype(_DTYPES[t.type])
             shape = tuple(int(s) for s in (t.shape if t.shape is not None else []))
             data = None
@@ -177,22 +216,9 @@ class Model:
                 elif getattr(buf, "offset", 0) > 1:
                     raw = self.data[buf.offset : buf.offset + buf.size]
                 if raw is not None:
-                    data = np.frombuffer(raw, dtype=dtype)
-                    if data.size == int(np.prod(shape, dtype=np.int64)):
-                        data = data.reshape(shape)
-            q = t.quantization
-            quant = None
-            if q is not None and q.scale is not None and len(q.scale):
-                quant = Quantization(
-                    scale=np.asarray(q.scale, dtype=np.float32),
-                    zero_point=np.asarray(
-                        q.zeroPoint if q.zeroPoint is not None else [0] * len(q.scale),
-                        dtype=np.int64,
-                    ),
-                    axis=int(q.quantizedDimension),
-                )
-            name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else (t.name or "")
-            tensors.append(Tensor(i, name, shape, dtype, quant, data, bool(t.isVariable)))
+                    data = _constant(raw, t.type, tname, dtype, shape, f"{where}: {label}")
+            quant = _quantization(t.quantization, shape)
+            tensors.append(Tensor(i, name, shape, dtype, quant, data, bool(t.isVariable), tname))
         self.tensors: list[Tensor] = tensors
         ops = []
         for i, o in enumerate(sg.operators or []):
@@ -233,8 +259,14 @@ class Model:
         return c_identifier(self.name)
 
 
+def tensor_label(t: Tensor) -> str:
+    """How messages name a tensor: its index and, when it has one, its name."""
+    return f"tensor {t.index} ({t.name!r})" if t.name else f"tensor {t.index}"
+
+
 def check_structure(model: Model) -> None:
-    """Reject flatbuffers whose indices or sizes are inconsistent (TFLM would crash on them)."""
+    """Reject flatbuffers whose indices or sizes are inconsistent (TFLM would crash on them)
+    and quantization scales no arithmetic is defined for (`check_scales`)."""
     n = len(model.tensors)
 
     def bad(what: str) -> ModelError:
@@ -260,23 +292,83 @@ def check_structure(model: Model) -> None:
                 raise bad(f"operator {o.index} ({o.op}) writes tensor {i}, which does not exist")
     for t in model.tensors:
         if any(d < 0 for d in t.shape) or t.size > 1 << 31:
-            raise bad(f"tensor {t.index} has shape {list(t.shape)}")
-        if t.data is not None and t.data.size != t.size:
-            raise bad(
-                f"tensor {t.index} has shape {list(t.shape)} ({t.size} values) but its buffer "
-                f"holds {t.data.size}"
-            )
+            raise bad(f"{tensor_label(t)} has shape {list(t.shape)}")
+    check_scales(model)
+
+
+def check_scales(model: Model) -> None:
+    """A one-line ModelError naming the first tensor whose quantization scale is NaN,
+    infinite, negative, or zero on an activation (TFLM divides by it: its multipliers and
+    its float-to-int conversions are undefined then). A zero scale of a constant (an
+    all-zero weight channel, its bias) is well defined and accepted."""
+    for t in model.tensors:
         q = t.quantization
-        if q is not None and q.scale.size > 1:
-            if not 0 <= q.axis < len(t.shape) or t.shape[q.axis] != q.scale.size:
-                raise bad(
-                    f"tensor {t.index} has {q.scale.size} per-channel scales on axis {q.axis} "
-                    f"of shape {list(t.shape)}"
-                )
-        if q is not None and q.zero_point.size not in (1, q.scale.size):
-            raise bad(
-                f"tensor {t.index} has {q.scale.size} scales but {q.zero_point.size} zero points"
+        if q is None:
+            continue
+        scale = q.scale.astype(np.float64)
+        bad = ~np.isfinite(scale) | (scale < 0)
+        if not t.is_constant:
+            bad |= scale == 0
+        if bad.any():
+            k = int(np.argmax(bad))
+            where = f" (channel {k} of {scale.size})" if scale.size > 1 else ""
+            raise ModelError(
+                f"{model.path or 'the model bytes'}: {tensor_label(t)} has the quantization "
+                f"scale {float(q.scale[k])}{where}; a scale must be finite and positive: "
+                "re-export the model with TFLiteConverter",
+                path=model.path,
             )
+
+
+def _constant(
+    raw: bytes, ttype: int, tname: str, dtype: np.dtype, shape: tuple[int, ...], label: str
+) -> np.ndarray:
+    """A constant's values from its buffer bytes, shaped like the tensor when they fit.
+
+    A buffer longer than the tensor is cut to the tensor's values (TFLM reads only those); a
+    shorter one, or a size that is not whole values, is a ModelError naming the tensor.
+    """
+    if any(d < 0 for d in shape):
+        raise ModelError(f"{label} is a constant of shape {list(shape)}; re-export the model")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if tname in _UNSIZED:
+        return np.frombuffer(raw, dtype=np.uint8)
+    if ttype in _PACKED:
+        bits, signed = _PACKED[ttype]
+        need = (count * bits + 7) // 8
+        if len(raw) < need:
+            raise ModelError(
+                f"{label} of type {tname} and shape {list(shape)} needs {need} B (packed) "
+                f"but its buffer has {len(raw)} B; re-export the model"
+            )
+        return _unpack(raw[:need], count, bits, signed).reshape(shape)
+    if len(raw) < count * dtype.itemsize:
+        raise ModelError(
+            f"{label} of type {tname} and shape {list(shape)} needs {count * dtype.itemsize} B "
+            f"but its buffer has {len(raw)} B; re-export the model"
+        )
+    return np.frombuffer(raw[: count * dtype.itemsize], dtype=dtype).reshape(shape)
+
+
+def _quantization(q: Any, shape: tuple[int, ...]) -> Quantization | None:
+    """A tensor's quantization as TFLM reads it (micro_allocator.cc): present only with both
+    scales and zero points; one zero point per scale, else the first one for every channel;
+    the quantized dimension as stored (TFLM's kernels ignore it), except that a 1-D tensor
+    with one scale per value is quantized along axis 0 (a bias carrying its filter's axis 3,
+    as in TFLM's person_detect.tflite)."""
+    if q is None or q.scale is None or not len(q.scale):
+        return None
+    if q.zeroPoint is None or not len(q.zeroPoint):
+        return None
+    scale = np.asarray(q.scale, dtype=np.float32).ravel()
+    zp = np.asarray(q.zeroPoint, dtype=np.int64).ravel()
+    if zp.size != scale.size:
+        zp = np.full(scale.size, zp[0], dtype=np.int64)
+    axis = int(q.quantizedDimension)
+    fits = 0 <= axis < len(shape) and shape[axis] == scale.size
+    if scale.size > 1 and not fits and len(shape) == 1 and shape[0] == scale.size:
+        axis = 0
+    return Quantization(scale=scale, zero_point=zp, axis=axis)
 
 
 def _options_dict(opts: Any, schema: Any) -> dict[str, Any]:

@@ -53,8 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "inspect",
-        help="tensors, ops, quantization, sizes and TFLM arena of a .tflite model",
-        description="Show what is inside a .tflite model and whether TFLM can run it.",
+        help="tensors, ops (TFLM and AOT support), quantization, sizes and TFLM arena of a model",
+        description=(
+            "Show what is inside a .tflite model and whether TFLM runs it and the AOT "
+            "compiler compiles it."
+        ),
     )
     p.add_argument("model", help="the .tflite model")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -134,7 +137,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ...model.inspect import inspect
+    from ...support import inspect  # the model report with each op's AOT support
 
     report = inspect(args.model)
     if args.json:
