@@ -214,37 +214,6 @@ void tfle_leaky_relu_s16(const tfle_leaky_relu_params *p, const int16_t *x, int1
   }
 }
 
-/* sigmoid(i / 24) in unsigned Q0.16 for i in [0, 256): the table TFLM's int16 LOGISTIC and
- * TANH interpolate (sigmoid_table_uint16 of TFLM's kernels/internal/common.h, a constant of
- * its kernel rather than a computed parameter: it is round(65536 * sigmoid(i / 24)) in most
- * entries but one more in 44 of them, and 65535 for the last). */
-static const uint16_t x_sigmoid_table[256] = {
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,
-    40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255,
-    46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865,
-    52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174,
-    56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288,
-    59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441,
-    61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886,
-    62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835,
-    63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450,
-    64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845,
-    64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097,
-    65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
-    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
-    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425,
-    65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465,
-    65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
-    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508,
-    65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518,
-    65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525,
-    65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529,
-    65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531,
-    65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533,
-    65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
-    65534, 65534, 65535,
-};
-
 /* The input in the table's scale (3 * 4096 per unit): (x * multiplier + round) >> shift,
  * where a power-of-two input scale was folded into the multiplier at compile time. */
 static int32_t x_sigmoid16_input(const tfle_sigmoid16_params *p, int16_t x) {
@@ -253,9 +222,11 @@ static int32_t x_sigmoid16_input(const tfle_sigmoid16_params *p, int16_t x) {
   return ((int32_t)x * p->input_multiplier + round) >> shift;
 }
 
-/* TFLM's reference_integer_ops::Logistic for int16: interpolation on |x| in the table, with
- * 9 fraction bits, mirrored for negative inputs; output scale 2^-15, zero point 0. */
-void tfle_logistic_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t *y) {
+/* TFLM's reference_integer_ops::Logistic for int16: linear interpolation on |x| in the
+ * 256-entry sigmoid table (unsigned Q0.16 samples of sigmoid(i / 24), made at compile time)
+ * with 9 fraction bits, mirrored for negative inputs; output scale 2^-15, zero point 0. */
+void tfle_logistic_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+               int16_t *y) {
   int32_t i;
   for (i = 0; i < p->size; ++i) {
     const int32_t input = x_sigmoid16_input(p, x[i]);
@@ -265,8 +236,8 @@ void tfle_logistic_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t
     if (uh >= 255) {
       result = (uint32_t)0x7FFF << 10;
     } else {
-      const uint32_t ua = x_sigmoid_table[uh];
-      const uint32_t ub = x_sigmoid_table[uh + 1];
+      const uint32_t ua = table[uh];
+      const uint32_t ub = table[uh + 1];
       const uint32_t ut = abs_input & 0x1ff;
       result = (ua << 9) + ut * (ub - ua);
     }
@@ -277,7 +248,8 @@ void tfle_logistic_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t
 
 /* TFLM's reference_integer_ops::Tanh for int16: tanh(x) = 2 * sigmoid(2x) - 1 from the same
  * table, 8 fraction bits; output scale 2^-15, zero point 0. */
-void tfle_tanh_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t *y) {
+void tfle_tanh_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+           int16_t *y) {
   int32_t i;
   for (i = 0; i < p->size; ++i) {
     const int32_t input = x_sigmoid16_input(p, x[i]);
@@ -287,8 +259,8 @@ void tfle_tanh_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t *y)
     if (uh >= 255) {
       result = (int32_t)((uint32_t)0xFFFF << 8);
     } else {
-      const uint32_t ua = x_sigmoid_table[uh];
-      const uint32_t ub = x_sigmoid_table[uh + 1];
+      const uint32_t ua = table[uh];
+      const uint32_t ub = table[uh + 1];
       const uint32_t ut = abs_input & 0xFF;
       result = (int32_t)((ua << 8) + ut * (ub - ua));
     }

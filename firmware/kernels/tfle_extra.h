@@ -143,14 +143,17 @@ void tfle_relu_s16(const tfle_requant_params *p, const int16_t *x, int16_t *y);
 void tfle_leaky_relu_s16(const tfle_leaky_relu_params *p, const int16_t *x, int16_t *y);
 
 /* int16 LOGISTIC / TANH (zero points 0, output scale 2^-15): the input is brought to the
- * sigmoid table's scale as (x * input_multiplier + round) >> input_left_shift. */
+ * sigmoid table's scale as (x * input_multiplier + round) >> input_left_shift; `table` is
+ * TFLM's 256-entry sigmoid table (sigmoid(i / 24) in unsigned Q0.16), made at compile time. */
 typedef struct {
   int32_t size;
   int32_t input_multiplier, input_left_shift;
 } tfle_sigmoid16_params;
 
-void tfle_logistic_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t *y);
-void tfle_tanh_s16(const tfle_sigmoid16_params *p, const int16_t *x, int16_t *y);
+void tfle_logistic_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+               int16_t *y);
+void tfle_tanh_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+           int16_t *y);
 
 /* ---------------------------------------------------------------- SOFTMAX int16 */
 

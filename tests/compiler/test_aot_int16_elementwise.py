@@ -242,8 +242,9 @@ def _unary_variant(base, rng, op, case):
     x = ins[0]
     data = reshaped(base, {x.index: (1, ALL_INT16.size), y.index: (1, ALL_INT16.size)})
     if op in ("LOGISTIC", "TANH"):
-        # power-of-two input scales take TFLM's "POT" path, the others its general one
-        pot = {0: 2.0**-12, 1: 2.0**-11, 2: 2.0**-13}
+        # power-of-two input scales take TFLM's "POT" path, the others its general one;
+        # 4e-4 reaches past the table's end (|x| > 10.7), so every entry is used
+        pot = {0: 2.0**-12, 1: 2.0**-11, 2: 2.0**-13, 3: 4e-4}
         si = pot.get(case, float(np.float32(10.0 ** rng.uniform(-4.5, -3.0))))
         quant = {x.index: (si, 0), y.index: (2.0**-15, 0)}
     else:
@@ -282,7 +283,7 @@ def test_unary_kernels_on_every_int16_value(lib, op, tmp_path):
         else:
             values = activations_op.sigmoid16_params(xt, yt, op.lower())
             lib(f"tfle_{op.lower()}_s16", struct("tfle_sigmoid16_params", values),
-                ALL_INT16, ours)  # fmt: skip
+                activations_op.sigmoid16_table(), ALL_INT16, ours)  # fmt: skip
         assert np.array_equal(ours, expected), (op, case, int((ours != expected).sum()))
         if case == 0:
             compiled_matches(data, ALL_INT16.reshape(1, -1), tmp_path / f"u{case}")
@@ -376,7 +377,8 @@ def _refused(data: bytes, tmp_path, *words: str) -> None:
 
 def test_int16_cases_tflm_does_not_run_are_refused(tmp_path):
     """HARD_SWISH int16 (TFLM has no such kernel), MUL int16 with a zero point, LOGISTIC int16 with an
-    output scale other than 2^-15, SOFTMAX int16 with an output scale other than 1/32768."""
+    output scale other than 2^-15, SOFTMAX int16 with an output scale other than 1/32768 or
+    an int8 input, REDUCE_MAX int16 (no TFLM kernel)."""
     t = templates()
     _refused(t["HARD_SWISH", "int16"], tmp_path / "h", "HARD_SWISH", "int16")
     mul = t["MUL", "int16"]
@@ -389,3 +391,6 @@ def test_int16_cases_tflm_does_not_run_are_refused(tmp_path):
     softmax = t["SOFTMAX", "int16"]
     _, _, (x,), y = first_op(softmax)
     _refused(requantized(softmax, {y.index: (1.0 / 16384, 0)}), tmp_path / "s", "1/32768")
+    as8 = requantized(softmax, {x.index: (0.05, 0)}, types={x.index: TFLITE_INT8})
+    _refused(as8, tmp_path / "s8", "int8 input with an int16 output")
+    _refused(with_builtin(t["MEAN", "int16"], "REDUCE_MAX"), tmp_path / "r", "int16 REDUCE_MAX")

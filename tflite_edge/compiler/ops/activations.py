@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -164,6 +165,24 @@ def sigmoid16_params(inp: Tensor, out: Tensor, kind: str) -> dict:
     return {"size": inp.size, "input_multiplier": mult, "input_left_shift": left_shift}
 
 
+@functools.cache
+def sigmoid16_table() -> np.ndarray:
+    """The 256-entry table of TFLM's int16 LOGISTIC and TANH (sigmoid_table_uint16, a
+    constant of TFLM's source): 65536 * sigmoid(i / 24) raised by half its linear-interpolation
+    error at the midpoint of [i, i + 1] and rounded, which gives TFLM's value of entries
+    0-254; the last is 65535 there (the formula gives 65534)."""
+    i = np.arange(256, dtype=np.float64)
+
+    def f(v):
+        return 65536.0 / (1.0 + np.exp(-v / 24.0))
+
+    midpoint_error = f(i + 0.5) - (f(i) + f(i + 1.0)) / 2.0
+    v = f(i) + 0.5 * midpoint_error
+    table = np.floor(v + 0.5)  # all positive: round half away from zero
+    table[255] = 65535
+    return table.astype(np.uint16)
+
+
 def _int16_unary(ctx: EmitContext) -> bool:
     """Whether the op's operands are int16 (both checked quantized, of one type)."""
     x, y = ctx.inputs[0], ctx.outputs[0]
@@ -234,7 +253,8 @@ def _sigmoid(ctx: EmitContext, kind: str, out_scale: float, out_zp: int) -> str:
     if _int16_unary(ctx):
         values = guard(ctx, sigmoid16_params, x.tensor, y.tensor, kind)
         p = ctx.param_struct(kind, "tfle_sigmoid16_params", values)
-        return f"tfle_{kind}_s16(&{p}, {x.expr}, {y.expr});"
+        table = ctx.const_array("sigmoid_lut", sigmoid16_table(), align=2)
+        return f"tfle_{kind}_s16(&{p}, {table}, {x.expr}, {y.expr});"
     if y.zero_point != out_zp or np.float32(y.scale) != np.float32(out_scale):
         ctx.unsupported(
             f"{kind} output quantized with scale {y.scale} zero point {y.zero_point} "
