@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import math
 from collections.abc import Callable
@@ -30,20 +28,10 @@ declare_struct(
 F32 = np.float32
 
 
-@functools.cache
-def _expf() -> Callable[[np.float32], np.float32]:
-    """C's expf (what TFLM's std::exp(float) calls), from the C math library when there is
-    one; otherwise exp in double rounded to float32 (the correctly rounded value, which
-    glibc's expf returns too)."""
-    name = ctypes.util.find_library("m")
-    if name:
-        try:
-            fn = ctypes.CDLL(name).expf
-            fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
-            return lambda v: F32(fn(float(v)))
-        except (OSError, AttributeError):
-            pass
-    return lambda v: F32(math.exp(float(v)))
+def _expf(v: np.float32) -> np.float32:
+    """std::exp of a float as float32: exp in double rounded to float32, the correctly
+    rounded value (glibc's expf and numpy's float32 exp give the same table)."""
+    return F32(math.exp(float(v)))
 
 
 def _round_f32(v: np.float32) -> np.float32:
@@ -91,8 +79,7 @@ def softmax16_tables() -> tuple[np.ndarray, np.ndarray]:
     """(exp_lut, one_over_one_plus_x_lut) as TFLM's SOFTMAX Prepare fills them for int16:
     exp on [-10, 0] and 1 / (1 + x) on [0, 1], both to [-1, 1) in Q0.15."""
     rng = F32(65535)
-    expf = _expf()
-    exp_lut = lut_populate_int16(F32(10.0) / rng, 32767, F32(2.0) / rng, 0, expf)
+    exp_lut = lut_populate_int16(F32(10.0) / rng, 32767, F32(2.0) / rng, 0, _expf)
     recip = lut_populate_int16(
         F32(1.0) / rng, -32768, F32(2.0) / rng, 0, lambda v: F32(1.0) / (F32(1.0) + v)
     )
