@@ -1,4 +1,5 @@
-/* RELU6 (a clamp), LEAKY_RELU, HARD_SWISH, LOGISTIC and TANH, int8.
+/* RELU6 (a clamp), LEAKY_RELU, HARD_SWISH, LOGISTIC and TANH, int8; RELU, RELU6, LEAKY_RELU,
+ * LOGISTIC and TANH, int16 (TFLM has no int16 HARD_SWISH).
  *
  * Bit-exact with TensorFlow Lite Micro's reference kernels: requantization and gemmlowp's
  * fixed-point math come from tfle_math.h; LOGISTIC/TANH follow gemmlowp's logistic()/tanh(),
@@ -177,5 +178,94 @@ void tfle_tanh_s8(const tfle_sigmoid_params *p, const int8_t *x, int8_t *y) {
       const int32_t out = tfle_div_pow2_round(out_q0, 31 - 7);
       y[i] = (int8_t)tfle_clamp_i32(out, -128, 127);
     }
+  }
+}
+
+/* ---------------------------------------------------------------- int16 */
+
+void tfle_clamp_s16(int32_t size, int32_t lo, int32_t hi, const int16_t *x, int16_t *y) {
+  int32_t i;
+  for (i = 0; i < size; ++i) {
+    y[i] = (int16_t)tfle_clamp_i32(x[i], lo, hi);
+  }
+}
+
+/* TFLM's ReluQuantized<int16_t>: requantize, then clamp to [act_min, act_max]. */
+void tfle_relu_s16(const tfle_requant_params *p, const int16_t *x, int16_t *y) {
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    const int32_t v =
+      p->output_zp + tfle_quant_mul((int32_t)x[i] - p->input_zp, p->multiplier, p->shift);
+    y[i] = (int16_t)tfle_clamp_i32(v, p->act_min, p->act_max);
+  }
+}
+
+void tfle_leaky_relu_s16(const tfle_leaky_relu_params *p, const int16_t *x, int16_t *y) {
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    const int32_t v = (int32_t)x[i] - p->input_zp;
+    int32_t out;
+    if (v >= 0) {
+      out = p->output_zp + tfle_quant_mul(v, p->multiplier_identity, p->shift_identity);
+    } else {
+      out = p->output_zp + tfle_quant_mul(v, p->multiplier_alpha, p->shift_alpha);
+    }
+    y[i] = (int16_t)tfle_clamp_i32(out, -32768, 32767);
+  }
+}
+
+/* The input in the table's scale (3 * 4096 per unit): (x * multiplier + round) >> shift,
+ * where a power-of-two input scale was folded into the multiplier at compile time. */
+static int32_t x_sigmoid16_input(const tfle_sigmoid16_params *p, int16_t x) {
+  const int32_t shift = p->input_left_shift;
+  const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+  return ((int32_t)x * p->input_multiplier + round) >> shift;
+}
+
+/* TFLM's reference_integer_ops::Logistic for int16: linear interpolation on |x| in the
+ * 256-entry sigmoid table (unsigned Q0.16 samples of sigmoid(i / 24), made at compile time)
+ * with 9 fraction bits, mirrored for negative inputs; output scale 2^-15, zero point 0. */
+void tfle_logistic_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+               int16_t *y) {
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    const int32_t input = x_sigmoid16_input(p, x[i]);
+    const uint32_t abs_input = (uint32_t)(input < 0 ? -input : input);
+    const uint32_t uh = abs_input >> 9;
+    uint32_t result;
+    if (uh >= 255) {
+      result = (uint32_t)0x7FFF << 10;
+    } else {
+      const uint32_t ua = table[uh];
+      const uint32_t ub = table[uh + 1];
+      const uint32_t ut = abs_input & 0x1ff;
+      result = (ua << 9) + ut * (ub - ua);
+    }
+    result = input >= 0 ? result + (1u << 9) : (1u << (16 + 9)) - result + (1u << 9) - 1u;
+    y[i] = (int16_t)(result >> 10);
+  }
+}
+
+/* TFLM's reference_integer_ops::Tanh for int16: tanh(x) = 2 * sigmoid(2x) - 1 from the same
+ * table, 8 fraction bits; output scale 2^-15, zero point 0. */
+void tfle_tanh_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+           int16_t *y) {
+  int32_t i;
+  for (i = 0; i < p->size; ++i) {
+    const int32_t input = x_sigmoid16_input(p, x[i]);
+    const uint32_t abs_input = (uint32_t)(input < 0 ? -input : input);
+    const uint32_t uh = abs_input >> 8;
+    int32_t result;
+    if (uh >= 255) {
+      result = (int32_t)((uint32_t)0xFFFF << 8);
+    } else {
+      const uint32_t ua = table[uh];
+      const uint32_t ub = table[uh + 1];
+      const uint32_t ut = abs_input & 0xFF;
+      result = (int32_t)((ua << 8) + ut * (ub - ua));
+    }
+    result = input >= 0 ? result - (1 << (14 + 9)) + (1 << (9 - 2))
+                        : -result + (1 << (14 + 9)) + (1 << (9 - 2)) - 1;
+    y[i] = (int16_t)(result >> (9 - 1));
   }
 }

@@ -1,4 +1,5 @@
-/* tflite-edge: int8 element-wise, activation, reduction and data-movement kernels.
+/* tflite-edge: int8 (and some int16) element-wise, activation, reduction and data-movement
+ * kernels.
  *
  * Portable C99, no dynamic allocation, bit-exact with TensorFlow Lite Micro's reference
  * kernels (same fixed-point requantization, same gemmlowp logistic/tanh, same hard-swish
@@ -7,7 +8,8 @@
  * passed in a const struct that lives in flash. Shapes are given with up to TFLE_X_MAX_DIMS
  * dimensions, padded with leading 1s.
  *
- * Implementations, one file per op family: tfle_add_mul.c, tfle_quantize.c (QUANTIZE,
+ * Implementations, one file per op family: tfle_add_mul.c (ADD, SUB, MUL,
+ * SQUARED_DIFFERENCE), tfle_softmax16.c (int16 SOFTMAX), tfle_quantize.c (QUANTIZE,
  * DEQUANTIZE, RELU), tfle_activations.c, tfle_reduce.c, tfle_concatenation.c, tfle_pad.c,
  * tfle_space_batch.c.
  */
@@ -35,11 +37,13 @@ typedef struct {
   int32_t stride2[TFLE_X_MAX_DIMS];
 } tfle_bcast;
 
-/* ---------------------------------------------------------------- ADD, MUL */
+/* ---------------------------------------------------------------- ADD, SUB, MUL, ... */
 
+/* ADD and SUB (left_shift 20 for int8, 15 for int16) and SQUARED_DIFFERENCE (left_shift 7
+ * for int8, 0 for int16; its output multiplier may exceed one, output_shift > 0). */
 typedef struct {
   int32_t input1_offset, input2_offset, output_offset; /* -zp1, -zp2, +zp_out */
-  int32_t left_shift;                                  /* 20 for int8 */
+  int32_t left_shift;
   int32_t input1_multiplier, input1_shift;             /* shift <= 0 */
   int32_t input2_multiplier, input2_shift;
   int32_t output_multiplier, output_shift;
@@ -54,8 +58,20 @@ typedef struct {
 
 void tfle_add_s8(const tfle_add_params *p, const tfle_bcast *b, const int8_t *x1,
          const int8_t *x2, int8_t *y);
+void tfle_add_s16(const tfle_add_params *p, const tfle_bcast *b, const int16_t *x1,
+          const int16_t *x2, int16_t *y);
+void tfle_sub_s8(const tfle_add_params *p, const tfle_bcast *b, const int8_t *x1,
+         const int8_t *x2, int8_t *y);
+void tfle_sub_s16(const tfle_add_params *p, const tfle_bcast *b, const int16_t *x1,
+          const int16_t *x2, int16_t *y);
+void tfle_squared_difference_s8(const tfle_add_params *p, const tfle_bcast *b, const int8_t *x1,
+                const int8_t *x2, int8_t *y);
+void tfle_squared_difference_s16(const tfle_add_params *p, const tfle_bcast *b,
+                 const int16_t *x1, const int16_t *x2, int16_t *y);
 void tfle_mul_s8(const tfle_mul_params *p, const tfle_bcast *b, const int8_t *x1,
          const int8_t *x2, int8_t *y);
+void tfle_mul_s16(const tfle_mul_params *p, const tfle_bcast *b, const int16_t *x1,
+          const int16_t *x2, int16_t *y);
 
 /* ---------------------------------------------------------------- requantize, RELU, RELU6 */
 
@@ -119,6 +135,39 @@ typedef struct {
 void tfle_logistic_s8(const tfle_sigmoid_params *p, const int8_t *x, int8_t *y);
 void tfle_tanh_s8(const tfle_sigmoid_params *p, const int8_t *x, int8_t *y);
 
+/* ---------------------------------------------------------------- int16 activations */
+
+/* TFLM's RELU6 for int16 clamps the raw values (no requantization); RELU requantizes. */
+void tfle_clamp_s16(int32_t size, int32_t lo, int32_t hi, const int16_t *x, int16_t *y);
+void tfle_relu_s16(const tfle_requant_params *p, const int16_t *x, int16_t *y);
+void tfle_leaky_relu_s16(const tfle_leaky_relu_params *p, const int16_t *x, int16_t *y);
+
+/* int16 LOGISTIC / TANH (zero points 0, output scale 2^-15): the input is brought to the
+ * sigmoid table's scale as (x * input_multiplier + round) >> input_left_shift; `table` is
+ * TFLM's 256-entry sigmoid table (sigmoid(i / 24) in unsigned Q0.16), made at compile time. */
+typedef struct {
+  int32_t size;
+  int32_t input_multiplier, input_left_shift;
+} tfle_sigmoid16_params;
+
+void tfle_logistic_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+               int16_t *y);
+void tfle_tanh_s16(const tfle_sigmoid16_params *p, const uint16_t *table, const int16_t *x,
+           int16_t *y);
+
+/* ---------------------------------------------------------------- SOFTMAX int16 */
+
+/* int16 in, int16 out (zero points 0, output scale 1/32768): TFLM's SoftmaxInt16, with its
+ * two 513-entry interpolated lookup tables (exp on [-10, 0] and 1 / (1 + x) on [0, 1]),
+ * generated at compile time and passed in flash. The output doubles as the exp cache. */
+typedef struct {
+  int32_t outer, depth;
+  int32_t input_multiplier, input_left_shift;
+} tfle_softmax16_params;
+
+void tfle_softmax_s16(const tfle_softmax16_params *p, const int16_t *exp_lut,
+              const int16_t *one_over_one_plus_x_lut, const int16_t *x, int16_t *y);
+
 /* ---------------------------------------------------------------- MEAN, REDUCE_MAX */
 
 /* The input viewed as (kept dims) x (reduced dims), each with its own element strides; the
@@ -142,6 +191,8 @@ typedef struct {
 
 void tfle_mean_s8(const tfle_mean_params *p, const tfle_reduce_shape *s, const int8_t *x,
           int8_t *y);
+void tfle_mean_s16(const tfle_mean_params *p, const tfle_reduce_shape *s, const int16_t *x,
+           int16_t *y);
 void tfle_reduce_max_s8(const tfle_reduce_shape *s, const int8_t *x, int8_t *y);
 
 /* ---------------------------------------------------------------- CONCATENATION */

@@ -1,4 +1,4 @@
-"""MEAN and REDUCE_MAX over constant axes, int8 (TFLM's integer MEAN)."""
+"""MEAN (int8, int16) and REDUCE_MAX (int8) over constant axes (TFLM's integer MEAN)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from ...model import Tensor
 from ...model.quant import quantize_multiplier, tensor_scale, tensor_zero_point
-from ..operands import guard, require_quantized_int8
+from ..operands import guard, require_quantized, require_quantized_int8
 from ..params import EXTRA_HEADER, MAX_DIMS, declare_struct, ints
 from ..registry import EmitContext, register_op
 
@@ -96,22 +96,25 @@ def _reduce_shape_of(ctx: EmitContext) -> dict:
     return shape
 
 
-@register_op("MEAN")
+@register_op("MEAN", dtypes=("int8", "int16"))
 def _emit_mean(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
-    require_quantized_int8(ctx, x, y)
+    dtype = require_quantized(ctx, x, y, dtypes=("int8", "int16"))
     # no axes: TFLM requantizes each element (a sum over one), which the kernel does too
     shape = _reduce_shape_of(ctx)
     s = ctx.param_struct("rshape", "tfle_reduce_shape", shape)
     p = ctx.param_struct(
         "mean", "tfle_mean_params", mean_params(x.tensor, y.tensor, shape["num_reduced"])
     )
-    return f"tfle_mean_s8(&{p}, &{s}, {x.expr}, {y.expr});"
+    suffix = "s16" if dtype == np.int16 else "s8"
+    return f"tfle_mean_{suffix}(&{p}, &{s}, {x.expr}, {y.expr});"
 
 
 @register_op("REDUCE_MAX")
 def _emit_reduce_max(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
+    if x is not None and x.dtype == np.int16:
+        ctx.unsupported("int16 REDUCE_MAX (TFLM's REDUCE_MAX kernel is float32 and int8 only)")
     require_quantized_int8(ctx, x, y)
     if x.zero_point != y.zero_point or np.float32(x.scale) != np.float32(y.scale):
         ctx.unsupported("different input and output quantization (TFLM requires the same)")
