@@ -25,9 +25,12 @@ ARM_CPUS = ("cortex-m4", "cortex-m3")
 
 
 def random_inputs(ref: Reference, n: int = N_INPUTS, seed: int = 0) -> np.ndarray:
-    """n random int8 inputs over the whole range, plus the model's known input first."""
+    """n random inputs over the whole range of the input's type (int8, int16), plus the
+    model's known input first."""
     rng = np.random.default_rng(seed)
-    xs = rng.integers(-128, 128, size=(n, *ref.input_shape[1:]), dtype=np.int8)
+    dt = np.dtype(ref.input_dtype)
+    info = np.iinfo(dt)
+    xs = rng.integers(info.min, info.max + 1, size=(n, *ref.input_shape[1:]), dtype=dt)
     xs[0] = known_input(ref.model).reshape(ref.input_shape[1:])
     return xs
 
