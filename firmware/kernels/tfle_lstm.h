@@ -8,11 +8,17 @@
  * their own that keep their values between invocations, filled once before the first one by
  * the generated model (the hidden state with its zero point, the cell state with 0), as TFLM
  * fills them when it allocates its arena.
+ *
+ * The gates' sigmoid and tanh and the cell state's tanh are the int16 LOGISTIC / TANH
+ * kernels of tfle_activations.c (tfle_logistic_s16, tfle_tanh_s16), run in place with their
+ * own parameter structs and the sigmoid table the compiler puts in flash.
  */
 #ifndef TFLE_LSTM_H
 #define TFLE_LSTM_H
 
 #include <stdint.h>
+
+#include "tfle_extra.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,18 +45,17 @@ typedef struct {
   int32_t input_mult, input_shift;   /* input gate x cell gate -> cell state */
   int32_t output_mult, output_shift, output_zp; /* tanh(cell) x output gate -> hidden */
   int32_t cell_clip, use_clip;       /* quantized cell clip (symmetric) */
-  int32_t tanh_mult, tanh_shift;     /* the integer tanh's input scaling for the cell */
+  /* the gates' sigmoid and tanh (input Q3.12) and the cell state's tanh, each over
+   * rows x state_size values (rows: batches when time major, else 1) */
+  const tfle_sigmoid16_params *gate_act;
+  const tfle_sigmoid16_params *cell_act;
+  const uint16_t *sigmoid_table; /* TFLM's 256-entry sigmoid table (sigmoid16_table()) */
 } tfle_lstm_params;
 
 /* scratch: 4 * batches * state_size int16 values. output: [batch][time][state] (or
  * [time][batch][state] when time major), each step's hidden state. */
 void tfle_lstm_s8(const tfle_lstm_params *p, const int8_t *input, int8_t *hidden,
                   int16_t *cell, int16_t *scratch, int8_t *output);
-
-/* The integer sigmoid and tanh of int16 values in place, as TFLM's reference_integer_ops
- * Logistic / Tanh with the LSTM's parameters (exposed for the tests). */
-void tfle_lstm_sigmoid_s16(int16_t *data, int32_t n);
-void tfle_lstm_tanh_s16(int32_t mult, int32_t shift, const int16_t *x, int16_t *y, int32_t n);
 
 #ifdef __cplusplus
 }

@@ -12,16 +12,19 @@ Keras resets it per sequence.
 
 from __future__ import annotations
 
+import copy
 import functools
+import re
 import subprocess
 
 import numpy as np
 import pytest
-from aot_ops_support import KERNELS, Kernels, edit_model, reshaped, tflite_schema
+from aot_ops_support import KERNELS, Kernels, edit_model, reshaped, struct, tflite_schema
 from aot_support import arm_objects
 
 import opmodels as om
 from tflite_edge import compiler as aot
+from tflite_edge.compiler.ops import activations as activations_op
 from tflite_edge.compiler.ops import lstm as lstm_op
 from tflite_edge.errors import ModelError, UnsupportedOpError
 from tflite_edge.model import load_model
@@ -354,26 +357,79 @@ def _unary_int16_model(op: str, scale: float) -> bytes:
 
 
 def test_lstm_sigmoid_and_tanh_on_every_int16(tmp_path):
-    """The LSTM's nonlinearities equal TFLM's int16 LOGISTIC and TANH on all 65536 inputs
-    (every entry of the lookup table is used): the gates' (input Q3.12) as LOGISTIC and TANH
-    of a 2^-12 input scale, the cell state's tanh (cell scale 2^-15) as TANH of a 2^-15
+    """The LSTM's nonlinearities (tfle_logistic_s16 / tfle_tanh_s16 with the parameters the
+    LSTM emitter gives them) equal TFLM's int16 LOGISTIC and TANH on all 65536 inputs (every
+    entry of the lookup table is used): the gates' (input Q3.12) as LOGISTIC and TANH of a
+    2^-12 input scale, the cell state's tanh (cell scales 2^-11, 2^-13, 2^-15) as TANH of that
     input scale, whose Prepare picks an equivalent input rescaling."""
-    lib_path = tmp_path / "libtfle_lstm.so"
+    lib_path = tmp_path / "libtfle_act.so"
     cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", "-shared",
-           "-fPIC", f"-I{KERNELS}", str(KERNELS / "tfle_lstm.c"), "-o", str(lib_path)]  # fmt: skip
+           "-fPIC", f"-I{KERNELS}", str(KERNELS / "tfle_activations.c"), "-o",
+           str(lib_path)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     lib = Kernels(lib_path)
     x = np.arange(-(1 << 15), 1 << 15, dtype=np.int16)
-    for op, power in [("LOGISTIC", -12), ("TANH", -12), ("TANH", -15)]:
+    table = activations_op.sigmoid16_table()
+    cases = [("LOGISTIC", "gate", -12), ("TANH", "gate", -12), ("TANH", "cell", -11),
+             ("TANH", "cell", -13), ("TANH", "cell", -15)]  # fmt: skip
+    for op, which, power in cases:
+        gate, cell = lstm_op.activation_params(x.size, power)
+        values = gate if which == "gate" else cell
         want = Reference(_unary_int16_model(op, 2.0**power)).run_one(x).ravel()
-        got = x.copy()
-        if op == "LOGISTIC":
-            lib("tfle_lstm_sigmoid_s16", got, x.size)
-        else:
-            lib("tfle_lstm_tanh_s16", *lstm_op.tanh_scaling(power), x, got, x.size)
+        got = x.copy()  # in place, as the LSTM runs them
+        lib(f"tfle_{op.lower()}_s16", struct("tfle_sigmoid16_params", values), table, got, got)
         bad = np.flatnonzero(got != want)
         assert bad.size == 0, (op, power, x[bad[:5]], got[bad[:5]], want[bad[:5]])
+
+
+def two_lstm_model() -> bytes:
+    """The return_sequences model's LSTM followed by a second LSTM layer (the model's output):
+    its input weights are the first's recurrent weights ([16][16]), its states and output
+    tensors copies of the first's."""
+
+    def chain(mt):
+        sg = mt.subgraphs[0]
+        lstm = sg.operators[0]
+        ins = list(lstm.inputs)
+
+        def clone(index: int, name: str) -> int:
+            t = copy.deepcopy(sg.tensors[index])
+            t.name = name
+            if mt.buffers[t.buffer].data is None and t.buffer != 0:
+                mt.buffers.append(tflite_schema().BufferT())
+                t.buffer = len(mt.buffers) - 1
+            sg.tensors.append(t)
+            return len(sg.tensors) - 1
+
+        second = copy.deepcopy(lstm)
+        second.inputs = [lstm.outputs[0], *ins[5:9], *ins[5:9], *ins[9:18],
+                         clone(ins[18], "h2"), clone(ins[19], "c2"), *ins[20:]]  # fmt: skip
+        second.outputs = [clone(lstm.outputs[0], "lstm2_out")]
+        sg.operators, sg.outputs = [lstm, second], list(second.outputs)
+
+    return edit_model(lstm_models()[True], chain)
+
+
+def test_two_lstm_layers_share_one_sigmoid_table(tmp_path):
+    """The kernel carries no table; the model puts TFLM's sigmoid table (made by
+    sigmoid16_table()) in flash once for both LSTM layers, and the gates' activation
+    parameters once; two stacked layers are bit-exact over consecutive invocations."""
+    assert "uint16_t" not in (KERNELS / "tfle_lstm.c").read_text()
+    data = two_lstm_model()
+    ops = [o.op for o in load_model(data).operators]
+    assert ops == ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2
+    _stream(data, tmp_path, n=8, seed=4)
+    text = (tmp_path / "tfle_model.c").read_text()
+    tables = re.findall(r"static const uint16_t (k_\w+)\[256\]", text)
+    assert len(tables) == 1, tables
+    body = text.split(f"{tables[0]}[256]", 1)[1].split("};", 1)[0]
+    values = [int(v.rstrip("u"), 0) for v in re.findall(r"\b\w+\b", body.split("{", 1)[1])]
+    assert values == activations_op.sigmoid16_table().tolist()
+    lstm_structs = re.findall(r"static const tfle_lstm_params \w+ = (.*);", text)
+    assert len(lstm_structs) == 2
+    assert all(s.endswith(f", {tables[0]}}}") for s in lstm_structs), lstm_structs
+    assert len(re.findall(r"static const tfle_sigmoid16_params ", text)) == 2  # gates, cell
 
 
 def test_recurrent_kernels_compile_cleanly_and_for_cortex_m4(tmp_path):

@@ -6,6 +6,11 @@ batch size. Peepholes, projection and layer norm are absent (TFLM's kernel refus
 The hidden state (input 18) and the cell state (input 19) are variable tensors: the planner
 gives them arena bytes of their own for the model's lifetime and the layer fills them once,
 on the first invocation, as TFLM does when it allocates them (planner.state_init_code).
+
+The gates' sigmoid / tanh and the cell state's tanh are the int16 LOGISTIC / TANH kernels
+(tfle_logistic_s16, tfle_tanh_s16) with tfle_sigmoid16_params of their own and the table of
+activations.sigmoid16_table(), put in flash once per model (the constant pool shares it
+between LSTM layers and int16 LOGISTIC / TANH ops).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import numpy as np
 from ...model import quant
 from ..operands import require_quantized
 from ..packing import folded_bias
-from ..params import declare_struct, ints
+from ..params import declare_struct, ints, pointers
 from ..planner import state_init_code, variable_fill
 from ..registry import EmitContext, TensorView, register_op
+from .activations import sigmoid16_table
 
 HEADER = "tfle_lstm.h"
 
@@ -31,8 +37,9 @@ declare_struct(
         *[(name, "p", 4) for name in ("in_weights", "rec_weights", "in_bias", "rec_bias")],
         *ints(
             "forget_mult forget_shift input_mult input_shift output_mult output_shift "
-            "output_zp cell_clip use_clip tanh_mult tanh_shift"
+            "output_zp cell_clip use_clip"
         ),
+        *pointers("gate_act cell_act sigmoid_table"),
     ],
     header=HEADER,
 )
@@ -79,6 +86,19 @@ def tanh_scaling(power: int) -> tuple[int, int]:
     if mult == 0:
         mult, shift = 3 << shift, 0
     return mult, shift
+
+
+def activation_params(size: int, cell_power: int) -> tuple[dict, dict]:
+    """tfle_sigmoid16_params of the gates' sigmoid and tanh and of the cell state's tanh, over
+    `size` values each. A gate's input is Q3.12: TFLM's Sigmoid (Logistic with multiplier 0,
+    shift 0: the power-of-two case) and its gate Tanh (cell_state_scale_power -12) both
+    multiply by 3 and shift by nothing, tanh_scaling(-12); the cell state's Tanh scales by
+    tanh_scaling(cell_power)."""
+    gate_mult, gate_shift = tanh_scaling(-12)
+    cell_mult, cell_shift = tanh_scaling(cell_power)
+    gate = {"size": size, "input_multiplier": gate_mult, "input_left_shift": gate_shift}
+    cell = {"size": size, "input_multiplier": cell_mult, "input_left_shift": cell_shift}
+    return gate, cell
 
 
 def cell_clip(clip: float, cell_scale: float) -> int:
@@ -156,7 +176,11 @@ def _emit_lstm(ctx: EmitContext) -> str:
         power = cell_scale_power(cs)
     except ValueError as err:
         ctx.unsupported(str(err))
-    tanh_mult, tanh_shift = tanh_scaling(power)
+    # one step's gates and states: every batch row when time major, else one row
+    gate_act, cell_act = activation_params((batches if time_major else 1) * n_state, power)
+    gate_p = ctx.param_struct("lstm_gate_act", "tfle_sigmoid16_params", gate_act)
+    cell_p = ctx.param_struct("lstm_cell_act", "tfle_sigmoid16_params", cell_act)
+    table = ctx.const_array("sigmoid_lut", sigmoid16_table(), align=2)
     forget = mul_multiplier(GATE_OUTPUT_SCALE, cs, cs)
     inp = mul_multiplier(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, cs)
     out = mul_multiplier(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE, np.float32(h.scale))
@@ -170,7 +194,7 @@ def _emit_lstm(ctx: EmitContext) -> str:
         "input_mult": inp[0], "input_shift": inp[1],
         "output_mult": out[0], "output_shift": out[1], "output_zp": h.zero_point,
         "cell_clip": cell_clip(clip, cs) if clip > 0 else 0, "use_clip": int(clip > 0),
-        "tanh_mult": tanh_mult, "tanh_shift": tanh_shift,
+        "gate_act": f"&{gate_p}", "cell_act": f"&{cell_p}", "sigmoid_table": table,
     }  # fmt: skip
     p = ctx.param_struct("lstm", "tfle_lstm_params", values)
     scratch = ctx.scratch(4 * batches * n_state * 2)
