@@ -1,4 +1,5 @@
-"""The ahead-of-time compiler: an int8 .tflite becomes straight-line C calling our int8 kernels.
+"""The ahead-of-time compiler: a quantized .tflite (int8, or 16x8: int16 activations with int8
+weights) becomes straight-line C calling our kernels; `tflite-edge ops` lists each op's types.
 
 `compile_aot()` reads the model, plans one static activation arena from tensor lifetimes,
 asks one *emitter* per operator for the C statement that runs it, and renders
@@ -8,14 +9,18 @@ Where things live
 -----------------
 - compile.py: `compile_aot`, the graph checks, the two emitter passes, rendering and writing.
 - registry.py: `register_op`, the op table `EMITTERS`, `EmitContext`, `TensorView`.
-- planner.py: the static memory plan (lifetimes, aliases, greedy placement in the arena).
+- planner.py: the static memory plan (lifetimes, aliases, greedy placement in the arena;
+  variable tensors, the state of SVDF and LSTM, keep bytes of their own for the model's life).
+- shapes.py: `infer_shapes`, the activation shapes that follow from the graph (as TFLM's
+  Prepare computes them), not the stored ones.
 - params.py: the one schema of kernel parameter structs (`declare_struct`, `c_initializer`).
 - constants.py / ctext.py: the constants of tfle_model.c and the C text of values.
 - packing.py: weights prepared at compile time (packed GEMM layouts, sparse rows, biases).
 - operands.py: checks and derived values several op families share.
 - host.py: `kernel_sources`, `kernel_objects`, `build_host_runner` / `HostRunner` (gcc).
-- ops/: one module per op family (conv, depthwise, fully_connected, pool, softmax, reshape,
-  elementwise, activations, quantize, concatenation, pad, reduce, space_batch).
+- ops/: one module per op family (conv, depthwise, fully_connected, transpose_conv, pool,
+  softmax, reshape, elementwise, activations, quantize, concatenation, pad, reduce,
+  space_batch, slicing, transpose, split, pack, gather, maximum_minimum, resize, svdf, lstm).
 - TFLM's quantization arithmetic (rounding, multipliers, activation ranges) is in
   tflite_edge/model/quant.py, once each.
 
