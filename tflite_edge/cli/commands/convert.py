@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the convert and inspect sub-commands."""
     p = subparsers.add_parser(
         "convert",
-        help="prune, quantization-aware train and convert a Keras model to int8 TFLite",
+        help="prune, quantization-aware train and convert a Keras model to int8 (or 16x8) TFLite",
         description=(
             "Prune a trained Keras model, fine-tune it quantization-aware, convert it to a "
             "full-integer int8 .tflite and print the metrics (accuracy in TFLM, sparsity, "
@@ -39,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="quantization-aware fine-tuning (default: on; --no-qat for post-training only)",
+    )
+    p.add_argument(
+        "--activations",
+        choices=["int8", "int16"],
+        default="int8",
+        help="activation type: int8 (default) or int16 (16x8: int16 activations, int8 "
+        "weights; post-training only, pass --no-qat with training data)",
     )
     p.add_argument("--epochs", type=int, default=4, help="pruning epochs (default 4)")
     p.add_argument(
@@ -123,6 +130,7 @@ def _convert(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         progress=show_progress(args),
         seed=args.seed,
+        activations=args.activations,
     )
     result.save(out)
     if args.json:
