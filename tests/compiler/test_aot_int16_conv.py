@@ -19,7 +19,6 @@ from aot_ops_support import (
     requantized,
     reshaped,
     tflite_schema,
-    tflm_run,
 )
 from aot_support import arm_objects
 
@@ -32,30 +31,13 @@ from tflite_edge.reference import Reference
 # --------------------------------------------------------------------------- models
 
 
-def _int16_io(converter, float_io: bool = False) -> None:
-    tf = om._tf()
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-    ]
-    io = tf.float32 if float_io else tf.int16
-    converter.inference_input_type = io
-    converter.inference_output_type = io
-
-
-def _convert16(model, *, float_io: bool = False, per_channel_dense=None, seed: int = 0) -> bytes:
-    om.randomize(model, seed=seed)
-    return om.convert_keras(
-        model,
-        seed=seed,
-        per_channel_dense=per_channel_dense,
-        post_process=functools.partial(_int16_io, float_io=float_io),
-    )
-
-
 @functools.cache
-def chain() -> bytes:
-    """One converted 16x8 model with float32 input and output (QUANTIZE ... DEQUANTIZE) that
-    holds every op family once; `templates` cuts it into single-op models."""
+def cnn16() -> tuple[bytes, dict]:
+    """A small 16x8 CNN from convert(activations="int16") holding every op family once:
+    conv -> grouped conv -> depthwise -> pad -> average pool -> max pool -> (requantize) ->
+    concatenation -> reshape -> dense. `templates` cuts it into single-op models."""
+    from tflite_edge import convert
+
     k = om.keras()
     L = k.layers
     tf = om._tf()
@@ -70,38 +52,68 @@ def chain() -> bytes:
         L.Flatten(),
         L.Dense(6, activation="relu"),
     ]
-    model = om.single_layer_model(layers, (10, 9, 3))
-    return _convert16(model, float_io=True, per_channel_dense=True)
+    model = om.randomize(om.single_layer_model(layers, (10, 9, 3)), seed=3)
+    rng = np.random.default_rng(0)
+    xs = rng.uniform(-1, 1, size=(32, 10, 9, 3)).astype(np.float32)
+    result = convert(model, representative_data=xs, activations="int16")
+    return result.tflite, result.metrics
 
 
-def _per_tensor(data: bytes, tensor: int) -> bytes:
-    """The model with one per-channel weight tensor given a single scale (its first)."""
+def _other_scales(data: bytes, tensor: int) -> bytes:
+    """The model with a weight tensor's per-channel scales made one (its first), or its one
+    scale made per-channel (seeded, different scales for each output channel)."""
 
     def fn(mt):
-        q = mt.subgraphs[0].tensors[tensor].quantization
-        q.scale, q.zeroPoint, q.quantizedDimension = [float(q.scale[0])], [0], 0
+        t = mt.subgraphs[0].tensors[tensor]
+        q = t.quantization
+        if len(q.scale) > 1:
+            q.scale, q.zeroPoint, q.quantizedDimension = [float(q.scale[0])], [0], 0
+        else:
+            n = t.shape[0]
+            q.scale = [float(q.scale[0]) * (0.5 + 0.25 * i) for i in range(n)]
+            q.zeroPoint, q.quantizedDimension = [0] * n, 0
+
+    return edit_model(data, fn)
+
+
+def _retyped_quantize(data: bytes, kind: str) -> bytes:
+    """The single int16 -> int16 QUANTIZE as QUANTIZE float32 -> int16 or as DEQUANTIZE."""
+    schema = tflite_schema()
+
+    def fn(mt):
+        sg = mt.subgraphs[0]
+        op = sg.operators[0]
+        if kind == "dequantize":
+            code = schema.OperatorCodeT()
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
+            code.version = 2
+            mt.operatorCodes.append(code)
+            op.opcodeIndex = len(mt.operatorCodes) - 1
+            op.builtinOptionsType, op.builtinOptions = 0, None
+        t = sg.tensors[op.outputs[0] if kind == "dequantize" else op.inputs[0]]
+        t.type, t.quantization = schema.TensorType.FLOAT32, None
 
     return edit_model(data, fn)
 
 
 @functools.cache
 def templates() -> dict[str, bytes]:
-    """One single-op 16x8 model per op family, cut out of `chain` (built once per session)."""
-    data = chain()
+    """One single-op 16x8 model per op family, cut out of `cnn16` (built once per session)."""
+    data = cnn16()[0]
     model = load_model(data)
     names = [op.op for op in model.operators]
-    assert names[0] == "QUANTIZE" and names[-1] == "DEQUANTIZE", names
     cut = {}
-    for i, name in enumerate(names[1:-1], start=1):
+    for i, name in enumerate(names):
         key = {"CONV_2D": "conv" if "conv" not in cut else "conv_grouped"}.get(name, name.lower())
         cut.setdefault(key, only_op(data, i))  # the first QUANTIZE int16 -> int16 requantizes
     cut["concatenation"] = _one_input(cut["concatenation"])
     fc = model.operators[names.index("FULLY_CONNECTED")]
-    cut["dense_tensor"] = _per_tensor(cut["fully_connected"], fc.inputs[1])
+    cut["dense_other"] = _other_scales(cut["fully_connected"], fc.inputs[1])
     pad = only_op(data, names.index("PAD"))
     m, op, ins, out = first_op(pad)
     cut["padv2"] = _padv2(pad, ins[0].index, out.index)
-    cut["quant"] = data
+    cut["quantize_f32"] = _retyped_quantize(cut["quantize"], "quantize")
+    cut["dequantize"] = _retyped_quantize(cut["quantize"], "dequantize")
     return cut
 
 
@@ -192,8 +204,8 @@ def test_templates_are_16x8():
     )  # fmt: skip
     assert sorted(t) == sorted([
         "conv", "conv_grouped", "depthwise_conv_2d", "pad", "padv2", "average_pool_2d",
-        "max_pool_2d", "concatenation", "reshape", "fully_connected", "dense_tensor", "quant",
-        "quantize",
+        "max_pool_2d", "concatenation", "reshape", "fully_connected", "dense_other",
+        "quantize", "quantize_f32", "dequantize",
     ])  # fmt: skip
     assert first_op(t["conv_grouped"])[2][1].shape[3] == 3  # 6 channels in 2 groups
     assert _ops(t["padv2"]) == ["PADV2"] and _ops(t["pad"]) == ["PAD"]
@@ -223,7 +235,7 @@ def _conv_variants(key: str, seed: int, n: int):
 def test_conv_family_bit_exact(key, tmp_path):
     data = templates()[key]
     _bit_exact(data, tmp_path / "t")
-    for i, variant in enumerate(_conv_variants(key, seed=len(key), n=4)):
+    for i, variant in enumerate(_conv_variants(key, seed=len(key), n=3)):
         _bit_exact(variant, tmp_path / f"v{i}", n=6, seed=i)
 
 
@@ -237,12 +249,13 @@ def test_conv_requantized_scales_and_activation(tmp_path):
         _bit_exact(variant, tmp_path / f"q{i}", n=6, seed=i)
 
 
-@pytest.mark.parametrize("key", ["fully_connected", "dense_tensor"])
+@pytest.mark.parametrize("key", ["fully_connected", "dense_other"])
 def test_fully_connected_bit_exact(key, tmp_path):
     data = templates()[key]
     m, op, ins, out = first_op(data)
     per_channel = np.asarray(ins[1].quantization.scale).size > 1
-    assert per_channel == (key == "fully_connected")
+    converted = first_op(templates()["fully_connected"])[2][1].quantization.scale.size > 1
+    assert per_channel == (converted == (key == "fully_connected"))
     _bit_exact(data, tmp_path / "t", n=16)
     # more rows of the same weights
     rows = 3
@@ -256,7 +269,7 @@ def test_pools_bit_exact(key, tmp_path):
     m, op, ins, out = first_op(data)
     _bit_exact(data, tmp_path / "t")
     rng = np.random.default_rng(len(key))
-    for i in range(4):
+    for i in range(3):
         fh, fw, sh, sw = (int(v) for v in rng.integers(1, 4, size=4))
         padding = str(rng.choice(["SAME", "VALID"]))
         ih, iw = (int(v) for v in rng.integers(4, 11, size=2))
@@ -302,31 +315,25 @@ def test_concatenation_and_reshape_bit_exact(tmp_path):
 
 
 def _quantize_op(kind: str) -> bytes:
-    """The QUANTIZE float32 -> int16 of the float-io template, cut to one op, with its input
-    turned into an int8 or int16 tensor for the requantizing kinds."""
-    from aot_ops_support import only_op
-
-    data = only_op(templates()["quant"], 0)
+    """A single QUANTIZE: the converter's int16 -> int16 one, retyped to float32 -> int16, or
+    given int8/int16 tensors of other quantizations for the requantizing kinds."""
+    if kind == "converted":  # the int16 -> int16 QUANTIZE the converter put before CONCATENATION
+        return templates()["quantize"]
+    if kind == "f32_s16":
+        return templates()["quantize_f32"]
+    data = templates()["quantize"]
     m, op, ins, out = first_op(data)
     schema = tflite_schema()
     types = {"s8_s16": (schema.TensorType.INT8, schema.TensorType.INT16),
              "s16_s8": (schema.TensorType.INT16, schema.TensorType.INT8),
              "s16_s16": (schema.TensorType.INT16, schema.TensorType.INT16)}  # fmt: skip
-    if kind == "f32_s16":
-        return data
-    if kind == "converted":  # the int16 -> int16 QUANTIZE the converter put before CONCATENATION
-        return templates()["quantize"]
     tin, tout = types[kind]
     quant = {
-        "s8_s16": {ins[0].index: (0.02, -5), out.index: (out_scale(out), 0)},
+        "s8_s16": {ins[0].index: (0.02, -5), out.index: (1.7e-4, 0)},
         "s16_s8": {ins[0].index: (1e-4, 0), out.index: (0.015, 3)},
         "s16_s16": {ins[0].index: (3e-4, 0), out.index: (1.3e-4, 0)},
     }[kind]
     return requantized(data, quant, types={ins[0].index: tin, out.index: tout})
-
-
-def out_scale(t) -> float:
-    return float(np.asarray(t.quantization.scale).ravel()[0])
 
 
 @pytest.mark.parametrize("kind", ["f32_s16", "s8_s16", "s16_s8", "s16_s16", "converted"])
@@ -340,11 +347,11 @@ def test_quantize_bit_exact(kind, tmp_path):
     assert f"tfle_{fn}(" in text
 
 
-def test_float_io_model_quantize_and_dequantize(tmp_path):
-    data = templates()["quant"]
-    _bit_exact(data, tmp_path / "q", n=10)
-    text = (tmp_path / "q" / "tfle_model.c").read_text()
-    assert "tfle_dequantize_s16_f32(" in text and "tfle_quantize_f32_s16(" in text
+def test_dequantize_bit_exact(tmp_path):
+    data = templates()["dequantize"]
+    assert _ops(data) == ["DEQUANTIZE"]
+    _bit_exact(data, tmp_path / "dq", n=8)
+    assert "tfle_dequantize_s16_f32(" in (tmp_path / "dq" / "tfle_model.c").read_text()
 
 
 # --------------------------------------------------------------------------- refusals
@@ -355,7 +362,7 @@ def test_refused_cases_name_what_and_why(tmp_path):
     m, op, ins, out = first_op(conv)
     # nonzero int16 zero point: TFLM's int16 conv ignores zero points
     with pytest.raises(UnsupportedOpError, match="zero points 0/7"):
-        aot.compile_aot(requantized(conv, {out.index: (out_scale(out), 7)}), tmp_path / "zp")
+        aot.compile_aot(requantized(conv, {out.index: (float(out.quantization.scale[0]), 7)}), tmp_path / "zp")
     # an int32 bias with int16 activations (TFLM's int32-accumulator path)
     schema = tflite_schema()
 
@@ -378,31 +385,10 @@ def test_refused_cases_name_what_and_why(tmp_path):
 # --------------------------------------------------------------------------- whole model
 
 
-@functools.cache
-def cnn16() -> tuple[bytes, dict]:
-    """A small conv -> depthwise -> pool -> dense CNN converted by convert(activations=int16)."""
-    from tflite_edge import convert
-
-    k = om.keras()
-    L = k.layers
-    inp = k.Input((10, 10, 1), batch_size=1)
-    x = L.Conv2D(6, 3, padding="same", activation="relu")(inp)
-    x = L.DepthwiseConv2D(3, activation="relu")(x)
-    x = L.MaxPooling2D(2)(x)
-    x = L.AveragePooling2D(2)(x)
-    x = L.Flatten()(x)
-    y = L.Dense(4)(x)
-    model = om.randomize(k.Model(inp, y), seed=3)
-    rng = np.random.default_rng(0)
-    xs = rng.uniform(-1, 1, size=(48, 10, 10, 1)).astype(np.float32)
-    ys = rng.integers(0, 4, size=48)
-    result = convert(model, validation_data=(xs, ys), qat=False, activations="int16")
-    return result.tflite, result.metrics
-
-
 def test_whole_16x8_cnn_bit_exact_and_arm(tmp_path):
     data, metrics = cnn16()
     assert metrics["activations"] == "int16" and "int8_accuracy" not in metrics
+    assert metrics["method"] == "PTQ" and metrics["tflm_missing_ops"] == []
     ops = _ops(data)
     for name in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D",
                  "FULLY_CONNECTED"):  # fmt: skip
@@ -412,7 +398,3 @@ def test_whole_16x8_cnn_bit_exact_and_arm(tmp_path):
         pytest.fail("arm-none-eabi-gcc is not on PATH")
     objs = arm_objects(tmp_path / "cnn", "cortex-m4")
     assert any(o.name == "tfle_conv_s16.o" for o in objs)
-    # and TFLM gives the same for the model's own first input as the interpreter helper
-    ref = Reference(data)
-    x = _inputs(ref, 1, 5)
-    assert np.array_equal(ref.run_one(x[0]), tflm_run(data, [x[0]]).reshape(ref.output_shape))
