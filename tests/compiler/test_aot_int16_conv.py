@@ -247,6 +247,12 @@ def test_conv_requantized_scales_and_activation(tmp_path):
         variant = requantized(data, {out.index: (scale, 0)})
         variant = reshaped(variant, {}, options={"fusedActivationFunction": act})
         _bit_exact(variant, tmp_path / f"q{i}", n=6, seed=i)
+    # one filter scale for every channel (per-tensor), conv and depthwise
+    for key in ("conv", "depthwise_conv_2d"):
+        m, op, ins, out = first_op(templates()[key])
+        variant = _other_scales(templates()[key], ins[1].index)
+        assert first_op(variant)[2][1].quantization.scale.size == 1
+        _bit_exact(variant, tmp_path / f"t_{key}", n=6)
 
 
 @pytest.mark.parametrize("key", ["fully_connected", "dense_other"])
@@ -343,7 +349,9 @@ def test_quantize_bit_exact(kind, tmp_path):
     assert op.op == "QUANTIZE"
     _bit_exact(data, tmp_path / kind, n=8)
     text = (tmp_path / kind / "tfle_model.c").read_text()
-    fn = {"f32_s16": "quantize_f32_s16", "converted": "requant_s16_s16"}.get(kind, f"requant_{kind}")
+    fn = {"f32_s16": "quantize_f32_s16", "converted": "requant_s16_s16"}.get(
+        kind, f"requant_{kind}"
+    )
     assert f"tfle_{fn}(" in text
 
 
@@ -362,7 +370,9 @@ def test_refused_cases_name_what_and_why(tmp_path):
     m, op, ins, out = first_op(conv)
     # nonzero int16 zero point: TFLM's int16 conv ignores zero points
     with pytest.raises(UnsupportedOpError, match="zero points 0/7"):
-        aot.compile_aot(requantized(conv, {out.index: (float(out.quantization.scale[0]), 7)}), tmp_path / "zp")
+        aot.compile_aot(
+            requantized(conv, {out.index: (float(out.quantization.scale[0]), 7)}), tmp_path / "zp"
+        )
     # an int32 bias with int16 activations (TFLM's int32-accumulator path)
     schema = tflite_schema()
 
@@ -380,6 +390,18 @@ def test_refused_cases_name_what_and_why(tmp_path):
 
     with pytest.raises(UnsupportedOpError, match="bias of type int32"):
         aot.compile_aot(int32_bias(conv), tmp_path / "b32")
+
+    # the 16x8 converter leaves a PADV2 pad value float32, whose bytes TFLM reads as int16
+    padv2 = templates()["padv2"]
+    value = first_op(padv2)[2][2].index
+
+    def float_value(mt):
+        t = mt.subgraphs[0].tensors[value]
+        t.type, t.quantization = schema.TensorType.FLOAT32, None
+        mt.buffers[t.buffer].data = np.frombuffer(np.float32(0.25).tobytes(), np.uint8)
+
+    with pytest.raises(UnsupportedOpError, match="pad value of type float32 for int16"):
+        aot.compile_aot(edit_model(padv2, float_value), tmp_path / "pv")
 
 
 # --------------------------------------------------------------------------- whole model

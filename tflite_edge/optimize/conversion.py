@@ -103,9 +103,7 @@ class ConversionResult:
         return "\n".join(lines)
 
 
-def _to_tflite(
-    model: Any, representative: np.ndarray | None, activations: str = "int8"
-) -> bytes:
+def _to_tflite(model: Any, representative: np.ndarray | None, activations: str = "int8") -> bytes:
     tf = _tf()
     if _is_tf_keras(model):
         # A fixed batch of 1, as on the board: with a dynamic batch the converter writes

@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="prune, quantization-aware train and convert a Keras model to int8 (or 16x8) TFLite",
         description=(
             "Prune a trained Keras model, fine-tune it quantization-aware, convert it to a "
-            "full-integer int8 .tflite and print the metrics (accuracy in TFLM, sparsity, "
-            "sizes, arena)."
+            "full-integer int8 .tflite (or, with --activations int16, a post-training 16x8 one) "
+            "and print the metrics (accuracy in TFLM, sparsity, sizes, arena)."
         ),
     )
     p.add_argument("model", help="Keras model: MODEL.keras, MODEL.h5 or a SavedModel folder")
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help=f".npz with arrays {_DATA_KEYS}; without y_train only post-training quantization",
     )
-    p.add_argument("-o", "--output", required=True, help="the int8 .tflite to write")
+    p.add_argument("-o", "--output", required=True, help="the .tflite to write")
     p.add_argument("--sparsity", type=float, default=None, help="share of weights pruned, [0, 1)")
     p.add_argument("--structured", choices=["2:4"], default=None, help="2-of-4 structured sparsity")
     p.add_argument(

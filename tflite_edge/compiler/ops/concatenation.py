@@ -32,7 +32,9 @@ def _emit_concatenation(ctx: EmitContext) -> str:
     if any(v.dtype != y.dtype for v in ins):
         ctx.unsupported("inputs of different types")
     if y.dtype == np.int16 and any(v.zero_point != 0 for v in [*ins, y]):
-        ctx.unsupported("int16 tensors with a nonzero zero point (TFLM's int16 CONCATENATION needs 0)")
+        ctx.unsupported(
+            "int16 tensors with a nonzero zero point (TFLM's int16 CONCATENATION needs 0)"
+        )
     axis = int(ctx.options.get("axis", 0))
     outer, copy = guard(ctx, concat_params, [v.shape for v in ins], y.shape, axis, y.dtype.itemsize)
     axis = axis + len(y.shape) if axis < 0 else axis

@@ -7,10 +7,10 @@ import numpy as np
 
 from ..operands import (
     channel_multipliers,
-    require_quantized,
     conv_geometry,
     conv_operands,
     conv_params,
+    require_quantized,
     window_clipped,
 )
 from ..packing import (
@@ -61,9 +61,7 @@ def _conv2d_s16(ctx: EmitContext) -> str:
     values = conv_params(x, y, kh, kw, fic, g, per_channel, 1)
     params = ctx.param_struct("params", "tfle_conv_params", values)
     ctx.require_header(S16_HEADER)
-    return (
-        f"tfle_conv2d_s16(&{params}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, {y.expr});"
-    )
+    return f"tfle_conv2d_s16(&{params}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, {y.expr});"
 
 
 @register_op("CONV_2D", dtypes=("int8", "int16"))

@@ -26,7 +26,11 @@ def _fully_connected_s16(ctx: EmitContext) -> str:
     if np.any(np.asarray(w.quant.zero_point) != 0):
         ctx.unsupported("int8 weights with a nonzero zero point (TFLM's use 0)")
     out_depth, in_depth = w.shape
-    if x.size % in_depth != 0 or y.size % out_depth != 0 or y.size // out_depth != x.size // in_depth:
+    if (
+        x.size % in_depth != 0
+        or y.size % out_depth != 0
+        or y.size // out_depth != x.size // in_depth
+    ):
         ctx.unsupported(f"weights {w.shape} for input {x.shape} and output {y.shape}")
     amin, amax = activation_range(ctx.options.get("fusedActivationFunction"), y)
     mult, shift, per_channel = channel_multipliers(ctx, x, w, y, out_depth)
