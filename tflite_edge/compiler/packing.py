@@ -150,3 +150,24 @@ def raw_bias(ctx: EmitContext, bias: TensorView | None, channels: int) -> str:
     if bias is None:
         return ctx.const_array("bias_raw", np.zeros(channels, np.int32))
     return ctx.const_array("bias_raw", np.asarray(bias.data, dtype=np.int32).ravel())
+
+
+def bias_s64(ctx: EmitContext, bias: TensorView | None, channels: int) -> str:
+    """The C name of a 16x8 layer's int64 bias (zeros without one), as the model holds it.
+
+    TFLM accumulates an int16 layer in int64 when its bias is int64 (or absent, unless the
+    op's quantized_bias_type asks for int32): an int32 bias would mean int32 accumulators,
+    which these kernels do not implement, so it is refused.
+    """
+    if bias is None:
+        if ctx.options.get("quantizedBiasType", 0) == 2:  # TensorType.INT32
+            ctx.unsupported("int16 activations with quantized_bias_type INT32 (int32 accumulators)")
+        return ctx.const_array("bias", np.zeros(channels, np.int64))
+    if bias.dtype != np.int64 or not bias.is_constant:
+        ctx.unsupported(
+            f"int16 activations with a bias of type {bias.dtype} (the 16x8 kernels take a "
+            "constant int64 bias)"
+        )
+    if bias.size != channels:
+        ctx.unsupported(f"a bias of {bias.size} values for {channels} output channels")
+    return ctx.const_array("bias", np.asarray(bias.data, dtype=np.int64).ravel())

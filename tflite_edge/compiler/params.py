@@ -93,3 +93,9 @@ declare_struct(
     ints("size input_zp output_zp multiplier shift act_min act_max"),
     header=EXTRA_HEADER,
 )
+
+# --------------------------------------------------------------------------- tfle_s16.h
+
+# the int16 (16x8) kernels: they take the parameter structs above (tfle_conv_params,
+# tfle_fc_params, tfle_pool_params, tfle_requant_params, tfle_affine_params, tfle_pad_params)
+S16_HEADER = "tfle_s16.h"

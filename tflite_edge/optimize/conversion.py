@@ -1,4 +1,11 @@
-"""convert(): a Keras model to an int8 .tflite, measured in the TFLM interpreter."""
+"""convert(): a Keras model to an int8 (or 16x8) .tflite, measured in the TFLM interpreter.
+
+activations="int16" converts to TFLite's 16x8 scheme (EXPERIMENTAL_TFLITE_BUILTINS_
+ACTIVATIONS_INT16_WEIGHTS_INT8: int16 activations with zero point 0, int8 weights, int64
+biases, int16 model input and output). Its quantized score goes under the key
+"int16_accuracy" / "int16_mae" (the "int8_*" keys stay those of int8 models and are absent
+from a 16x8 result); metrics["activations"] says which one was built.
+"""
 
 from __future__ import annotations
 
@@ -37,13 +44,16 @@ from .keras import (
 from .pruning import STRUCTURED, _prune
 from .qat import _check_quantizable, _quantize_aware
 
+# The activation types convert() builds: int8 (full-integer int8) or int16 (16x8).
+ACTIVATIONS = ("int8", "int16")
+
 # How many training inputs the converter sees to calibrate activation ranges.
 REPRESENTATIVE_SAMPLES = 200
 
 
 @dataclass
 class ConversionResult:
-    """An int8 .tflite model and the measurements that go with it."""
+    """An int8 (or 16x8) .tflite model and the measurements that go with it."""
 
     tflite: bytes
     metrics: dict[str, Any]
@@ -56,6 +66,8 @@ class ConversionResult:
     def summary(self) -> str:
         """The metrics as a readable table."""
         m = self.metrics
+        act = m.get("activations", "int8")
+        label = "int8" if act == "int8" else "16x8"
 
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.2f} %"
@@ -63,12 +75,12 @@ class ConversionResult:
         if m.get("task") == "regression":
             mae = [
                 (f"{kind} mean abs error", "-" if m.get(key) is None else f"{m[key]:.5g}")
-                for kind, key in (("float", "float_mae"), ("int8 (TFLM)", "int8_mae"))
+                for kind, key in (("float", "float_mae"), (f"{label} (TFLM)", f"{act}_mae"))
             ]
         else:
             mae = [
                 ("float accuracy", pct(m.get("float_accuracy"))),
-                ("int8 accuracy (TFLM)", pct(m.get("int8_accuracy"))),
+                (f"{label} accuracy (TFLM)", pct(m.get(f"{act}_accuracy"))),
             ]
         rows = [
             ("method", m.get("method", "-")),
@@ -77,7 +89,7 @@ class ConversionResult:
             ("int8 weight sparsity", pct(m.get("sparsity"))),
             ("float .tflite", f"{m['float_bytes']:,} B"),
             (
-                "int8 .tflite",
+                f"{label} .tflite",
                 f"{m['tflite_bytes']:,} B ({100 * m['tflite_bytes'] / m['float_bytes']:.1f} % "
                 "of float)",
             ),
@@ -91,7 +103,7 @@ class ConversionResult:
         return "\n".join(lines)
 
 
-def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
+def _to_tflite(model: Any, representative: np.ndarray | None, activations: str = "int8") -> bytes:
     tf = _tf()
     if _is_tf_keras(model):
         # A fixed batch of 1, as on the board: with a dynamic batch the converter writes
@@ -110,10 +122,16 @@ def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = samples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    what = "int8" if representative is not None else "float"
+        if activations == "int16":
+            ops16 = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            converter.target_spec.supported_ops = [ops16]
+            converter.inference_input_type = tf.int16
+            converter.inference_output_type = tf.int16
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    what = ("int8" if activations == "int8" else "16x8") if representative is not None else "float"
     try:
         with warnings.catch_warnings():
             # "Statistics for quantized inputs were expected": QAT models carry their ranges.
@@ -139,7 +157,8 @@ def _to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
 
 
 def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
-    """Float outputs of the int8 model in TFLM: inputs quantized, outputs dequantized."""
+    """Float outputs of the int8 (or 16x8) model in TFLM: inputs quantized, outputs
+    dequantized."""
     ref = Reference(tflite)
     q = ref.model.input_tensors[0].quantization
     scale, zp = float(q.scale[0]), int(q.zero_point[0])
@@ -153,7 +172,7 @@ def _int8_outputs(tflite: bytes, x: np.ndarray, progress: bool) -> np.ndarray:
         out = np.stack(
             [
                 ref.run_one(s).reshape(ref.output_shape[1:])
-                for s in tqdm(xq, desc="TFLM int8 eval", file=sys.stderr)
+                for s in tqdm(xq, desc=f"TFLM {ref.input_dtype.name} eval", file=sys.stderr)
             ]
         )
     else:
@@ -186,6 +205,7 @@ def convert(
     learning_rate: float = 1e-3,
     progress: bool = False,
     seed: int = 0,
+    activations: str = "int8",
 ) -> ConversionResult:
     """Prune, quantization-aware train and convert a Keras model to a full-integer int8 .tflite.
 
@@ -196,8 +216,18 @@ def convert(
     regression) is measured on `validation_data` (else the training data) in the float model
     and, for the int8 model, in the TFLM interpreter. `seed` seeds the global numpy, Python
     and TensorFlow generators so that a run can be repeated.
+
+    `activations="int16"` builds a 16x8 model instead (int16 activations, int8 weights, int64
+    biases), post-training only: tfmot's QAT simulates int8 activations, so qat=True with
+    train_data is refused (pass qat=False); its TFLM score is metrics["int16_accuracy"] (or
+    "int16_mae"), and the "int8_*" keys are absent.
     """
     # Arguments first: a typo should fail in a second, before TensorFlow loads.
+    if activations not in ACTIVATIONS:
+        raise TFLiteEdgeError(
+            f"activations {activations!r} is not supported; expected one of "
+            f"{', '.join(ACTIVATIONS)} (int16: 16x8, int16 activations and int8 weights)"
+        )
     if sparsity is not None:
         check_sparsity(sparsity)
     if structured is not None:
@@ -262,6 +292,12 @@ def convert(
             f"model {model.name!r} is a Keras 3 model; pruning and quantization-aware "
             f"training (tfmot) need a Keras 2 model: {_KERAS3_HINT}"
         )
+    if training and qat and activations == "int16":
+        raise TFLiteEdgeError(
+            "activations='int16' (16x8) cannot follow quantization-aware training, which "
+            "simulates int8 activations; pass qat=False (--no-qat) to prune and/or quantize "
+            "post-training"
+        )
     if training and prune and int(epochs) < 1:
         raise TFLiteEdgeError(f"pruning needs epochs >= 1 to train at all, found {epochs}")
     tf = _tf()
@@ -282,7 +318,8 @@ def convert(
     metrics["task"] = task.kind
     metrics["evaluated_on"] = "validation" if val is not None else "train"
     metrics["eval_samples"] = 0 if eval_x is None else int(len(eval_x))
-    metrics["float_accuracy"] = metrics["int8_accuracy"] = None
+    metrics["activations"] = activations
+    metrics["float_accuracy"] = metrics[f"{activations}_accuracy"] = None
     if eval_x is not None:
         score = task.score(_predict(model, eval_x, batch_size), eval_y)
         metrics[f"float_{task.score_name}"] = score
@@ -335,7 +372,7 @@ def convert(
     metrics["target_sparsity"] = (0.5 if structured else float(sparsity)) if prune else None
     metrics["structured"] = structured
 
-    tflite = _to_tflite(optimized, rep)
+    tflite = _to_tflite(optimized, rep, activations)
     result = _measure(tflite, metrics, eval_x, eval_y, task, progress)
     result.keras_model = optimized if optimized is not model else None
     return result
@@ -360,5 +397,6 @@ def _measure(tflite, metrics, eval_x, eval_y, task, progress) -> ConversionResul
     metrics["arena_bytes"] = Reference(m).arena().total
     if eval_x is not None:
         out = _int8_outputs(tflite, eval_x, progress)
-        metrics[f"int8_{task.score_name}"] = task.score(out, eval_y)
+        act = metrics.get("activations", "int8")
+        metrics[f"{act}_{task.score_name}"] = task.score(out, eval_y)
     return ConversionResult(tflite, metrics)

@@ -18,11 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the convert and inspect sub-commands."""
     p = subparsers.add_parser(
         "convert",
-        help="prune, quantization-aware train and convert a Keras model to int8 TFLite",
+        help="prune, quantization-aware train and convert a Keras model to int8 (or 16x8) TFLite",
         description=(
             "Prune a trained Keras model, fine-tune it quantization-aware, convert it to a "
-            "full-integer int8 .tflite and print the metrics (accuracy in TFLM, sparsity, "
-            "sizes, arena)."
+            "full-integer int8 .tflite (or, with --activations int16, a post-training 16x8 one) "
+            "and print the metrics (accuracy in TFLM, sparsity, sizes, arena)."
         ),
     )
     p.add_argument("model", help="Keras model: MODEL.keras, MODEL.h5 or a SavedModel folder")
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help=f".npz with arrays {_DATA_KEYS}; without y_train only post-training quantization",
     )
-    p.add_argument("-o", "--output", required=True, help="the int8 .tflite to write")
+    p.add_argument("-o", "--output", required=True, help="the .tflite to write")
     p.add_argument("--sparsity", type=float, default=None, help="share of weights pruned, [0, 1)")
     p.add_argument("--structured", choices=["2:4"], default=None, help="2-of-4 structured sparsity")
     p.add_argument(
@@ -39,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="quantization-aware fine-tuning (default: on; --no-qat for post-training only)",
+    )
+    p.add_argument(
+        "--activations",
+        choices=["int8", "int16"],
+        default="int8",
+        help="activation type: int8 (default) or int16 (16x8: int16 activations, int8 "
+        "weights; post-training only, pass --no-qat with training data)",
     )
     p.add_argument("--epochs", type=int, default=4, help="pruning epochs (default 4)")
     p.add_argument(
@@ -126,6 +133,7 @@ def _convert(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         progress=show_progress(args),
         seed=args.seed,
+        activations=args.activations,
     )
     result.save(out)
     if args.json:

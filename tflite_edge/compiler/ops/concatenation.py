@@ -1,4 +1,5 @@
-"""CONCATENATION of inputs of one type along an axis (a row-by-row byte copy)."""
+"""CONCATENATION of inputs of one type along an axis (a row-by-row byte copy): int8, int16
+(zero points 0, as TFLM requires) or any other element type."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def concat_params(
     return outer, copy
 
 
-@register_op("CONCATENATION")
+@register_op("CONCATENATION", dtypes=("int8", "int16", "int32", "float32"))
 def _emit_concatenation(ctx: EmitContext) -> str:
     ins = [v for v in ctx.inputs if v is not None]
     y = ctx.outputs[0]
@@ -30,6 +31,10 @@ def _emit_concatenation(ctx: EmitContext) -> str:
         ctx.unsupported(f"a fused {fused_activation(ctx)} activation (TFLM allows none)")
     if any(v.dtype != y.dtype for v in ins):
         ctx.unsupported("inputs of different types")
+    if y.dtype == np.int16 and any(v.zero_point != 0 for v in [*ins, y]):
+        ctx.unsupported(
+            "int16 tensors with a nonzero zero point (TFLM's int16 CONCATENATION needs 0)"
+        )
     axis = int(ctx.options.get("axis", 0))
     outer, copy = guard(ctx, concat_params, [v.shape for v in ins], y.shape, axis, y.dtype.itemsize)
     axis = axis + len(y.shape) if axis < 0 else axis

@@ -1,5 +1,6 @@
 """DEPTHWISE_CONV_2D: depth multiplier 1 by blocks of 4 channels, one input channel as a
-CONV_2D, sparse, or the general kernel."""
+CONV_2D, sparse, or the general kernel (int8); int16 activations with int8 weights (16x8)
+take tfle_depthwise_conv2d_s16."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..operands import (
     window_clipped,
 )
 from ..packing import (
+    bias_s64,
     fits_gather,
     folded_bias,
     maybe_sparse,
@@ -20,11 +22,33 @@ from ..packing import (
     pack_pairs,
     raw_bias,
 )
+from ..params import S16_HEADER
 from ..registry import EmitContext, register_op
+from .conv import s16_operands
 
 
-@register_op("DEPTHWISE_CONV_2D")
+def _depthwise_s16(ctx: EmitContext) -> str:
+    x, w, b, y = s16_operands(ctx)
+    ic = x.shape[3]
+    _, kh, kw, oc = w.shape
+    if w.shape[0] != 1 or y.shape[3] != oc or ic == 0 or oc % ic != 0:
+        ctx.unsupported(f"filter {w.shape} for input {x.shape} and output {y.shape}")
+    g = conv_geometry(ctx, x, kh, kw, y)
+    mult, shift, per_channel = channel_multipliers(ctx, x, w, y, oc)
+    bias = bias_s64(ctx, b, oc)
+    values = conv_params(x, y, kh, kw, 1, g, per_channel, oc // ic)
+    params = ctx.param_struct("params", "tfle_conv_params", values)
+    ctx.require_header(S16_HEADER)
+    return (
+        f"tfle_depthwise_conv2d_s16(&{params}, {x.expr}, {w.expr}, {bias}, {mult}, {shift}, "
+        f"{y.expr});"
+    )
+
+
+@register_op("DEPTHWISE_CONV_2D", dtypes=("int8", "int16"))
 def _depthwise(ctx: EmitContext) -> str:
+    if ctx.inputs[0] is not None and ctx.inputs[0].dtype == np.int16:
+        return _depthwise_s16(ctx)
     x, w, b, y = conv_operands(ctx)
     n, ih, iw, ic = x.shape
     _, kh, kw, oc = w.shape

@@ -1,9 +1,11 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D (input and output share quantization)."""
+"""AVERAGE_POOL_2D and MAX_POOL_2D, int8 or int16 (input and output share quantization)."""
 
 from __future__ import annotations
 
-from ..operands import activation_range, conv_padding, require_int8
-from ..params import CORE_HEADER, declare_struct, ints
+import numpy as np
+
+from ..operands import activation_range, conv_padding, require_quantized
+from ..params import CORE_HEADER, S16_HEADER, declare_struct, ints
 from ..registry import EmitContext, register_op
 
 declare_struct(
@@ -14,11 +16,12 @@ declare_struct(
 )  # fmt: skip
 
 
-def _pool(ctx: EmitContext, fn: str) -> str:
+def _pool(ctx: EmitContext, kind: str) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
-    require_int8(ctx, x, y)
+    dtype = require_quantized(ctx, x, y, dtypes=("int8", "int16"))
     if len(x.shape) != 4 or len(y.shape) != 4:
         ctx.unsupported(f"input/output ranks {len(x.shape)}/{len(y.shape)}")
+    # TFLM's Prepare allows scales 1e-6 apart; the kernels do not rescale, so we ask equality
     if x.scale != y.scale or x.zero_point != y.zero_point:
         ctx.unsupported("different input and output quantization")
     n, ih, iw, c = x.shape
@@ -38,14 +41,17 @@ def _pool(ctx: EmitContext, fn: str) -> str:
             "act_min": amin, "act_max": amax,
         },
     )  # fmt: skip
-    return f"{fn}(&{params}, {x.expr}, {y.expr});"
+    if dtype == np.int16:
+        ctx.require_header(S16_HEADER)
+        return f"tfle_{kind}_pool_s16(&{params}, {x.expr}, {y.expr});"
+    return f"tfle_{kind}_pool_s8(&{params}, {x.expr}, {y.expr});"
 
 
-@register_op("AVERAGE_POOL_2D")
+@register_op("AVERAGE_POOL_2D", dtypes=("int8", "int16"))
 def _average_pool(ctx: EmitContext) -> str:
-    return _pool(ctx, "tfle_average_pool_s8")
+    return _pool(ctx, "average")
 
 
-@register_op("MAX_POOL_2D")
+@register_op("MAX_POOL_2D", dtypes=("int8", "int16"))
 def _max_pool(ctx: EmitContext) -> str:
-    return _pool(ctx, "tfle_max_pool_s8")
+    return _pool(ctx, "max")
