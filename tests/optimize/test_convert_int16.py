@@ -81,7 +81,7 @@ def test_bad_activations_and_qat_are_refused_in_one_line():
     assert "\n" not in str(err.value)
     # tfmot's QAT simulates int8 activations: 16x8 after it is refused, before any training
     with pytest.raises(TFLiteEdgeError, match="pass qat=False") as err:
-        convert(_model(), train_data=(x, y), activations="int16")
+        convert(_model(), train_data=(x, y), activations="int16", qat=True)
     assert "\n" not in str(err.value)
 
 
@@ -98,12 +98,12 @@ def test_cli_int16_and_bad_values(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
     assert "invalid choice: 'int4'" in err and "'int8'" in err and "'int16'" in err
-    code = main([*base, "--activations", "int16", "-o", str(out)])  # QAT is on by default
+    code = main([*base, "--activations", "int16", "--qat", "-o", str(out)])  # asked for QAT
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--no-qat" in err
     assert not out.exists()
 
-    code = main([*base, "--activations", "int16", "--no-qat", "-o", str(out), "--json", "-q"])
+    code = main([*base, "--activations", "int16", "-o", str(out), "--json", "-q"])  # no QAT
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     data = out.read_bytes()

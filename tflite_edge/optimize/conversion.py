@@ -198,7 +198,7 @@ def convert(
     representative_data: np.ndarray | None = None,
     sparsity: float | None = None,
     structured: str | None = None,
-    qat: bool = True,
+    qat: bool | None = None,
     epochs: int = 4,
     batch_size: int = 32,
     fine_tune_epochs: int = 2,
@@ -218,9 +218,9 @@ def convert(
     and TensorFlow generators so that a run can be repeated.
 
     `activations="int16"` builds a 16x8 model instead (int16 activations, int8 weights, int64
-    biases), post-training only: tfmot's QAT simulates int8 activations, so qat=True with
-    train_data is refused (pass qat=False); its TFLM score is metrics["int16_accuracy"] (or
-    "int16_mae"), and the "int8_*" keys are absent.
+    biases), post-training only: tfmot's QAT simulates int8 activations, so qat (None: the
+    default) means True for int8 and False for int16, and qat=True with int16 is refused; its
+    TFLM score is metrics["int16_accuracy"] (or "int16_mae"), and the "int8_*" keys are absent.
     """
     # Arguments first: a typo should fail in a second, before TensorFlow loads.
     if activations not in ACTIVATIONS:
@@ -285,6 +285,8 @@ def convert(
         )
     rep = _sample(rep, REPRESENTATIVE_SAMPLES, seed)
 
+    if qat is None:  # QAT simulates int8 activations: on for int8, off for 16x8
+        qat = activations == "int8"
     prune = structured is not None or bool(sparsity)
     training = train is not None and (prune or qat)
     if keras3 and training:

@@ -37,15 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--qat",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="quantization-aware fine-tuning (default: on; --no-qat for post-training only)",
+        default=None,
+        help="quantization-aware fine-tuning (default: on for int8, off for int16; --no-qat "
+        "for post-training only)",
     )
     p.add_argument(
         "--activations",
         choices=["int8", "int16"],
         default="int8",
         help="activation type: int8 (default) or int16 (16x8: int16 activations, int8 "
-        "weights; post-training only, pass --no-qat with training data)",
+        "weights; post-training only: QAT is off unless --qat, which is refused)",
     )
     p.add_argument("--epochs", type=int, default=4, help="pruning epochs (default 4)")
     p.add_argument(
