@@ -84,9 +84,8 @@ def check_shape(ctx: EmitContext, expected: tuple[int, ...] | None, what: str) -
     if expected is None or tuple(int(d) for d in expected) != tuple(y.shape):
         ctx.unsupported(
             f"an output shape {tuple(y.shape)} that does not follow from {what} "
-            f"(expected {expected}); the model's shapes are inconsistent, as after a conversion "
-            "with a dynamic batch dimension, whose placeholder shapes TFLM fixes at run time: "
-            "convert the Keras model with a fixed batch size of 1"
+            f"(expected {expected}); the model's shapes are inconsistent: convert the Keras "
+            "model again with a fixed batch size of 1"
         )
 
 
