@@ -35,18 +35,23 @@ from aot_ops_support import (
     KERNELS,
     Kernels,
     compiled_matches,
+    constant_input,
+    convert_two,
     edit_model,
+    feeds_for,
     only_op,
     random_quant,
     requantized,
     struct,
     tflite_schema,
     tflm_run,
+    two_input,
 )
 from aot_support import arm_objects, assert_bit_exact
 
 import opmodels as om
 from tflite_edge import compiler as aot
+from tflite_edge.compiler.ops import div as div_op
 from tflite_edge.compiler.ops import log_softmax as log_softmax_op
 from tflite_edge.compiler.ops import prelu as prelu_op
 from tflite_edge.compiler.ops import unary_math
@@ -54,7 +59,7 @@ from tflite_edge.compiler.ops.elementwise import broadcast_params
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import load_model
 
-SOURCES = [KERNELS / f"tfle_{n}.c" for n in ("prelu", "unary_math", "log_softmax")]
+SOURCES = [KERNELS / f"tfle_{n}.c" for n in ("prelu", "unary_math", "log_softmax", "div")]
 SHAPE = (4, 5, 6)
 
 
@@ -310,6 +315,94 @@ def test_generated_log_softmax(lib, tmp_path):
         assert np.array_equal(got, want), (case, shape, xs)
         if case == 0:
             compiled_matches(data, x, tmp_path / "log_softmax")
+
+
+# --------------------------------------------------------------------------- DIV
+
+
+@functools.cache
+def div_template() -> bytes:
+    """a / b of two (2, 3, 4) inputs, b in [0.5, 2], converted to int8 (one DIV)."""
+    model = two_input(lambda t: t[0] / t[1], (2, 3, 4), (2, 3, 4))
+    data = convert_two(model, (2, 3, 4), (2, 3, 4), 4, ((-2, 2), (0.5, 2)))
+    assert [o.op for o in load_model(data).operators] == ["DIV"]
+    return data
+
+
+def test_generated_div(lib, tmp_path):
+    """Random shapes broadcast either way, quantizations and fused activations; divisors
+    never equal to their zero point (TFLM's division is undefined there)."""
+    schema = tflite_schema()
+    acts = [schema.ActivationFunctionType.NONE, schema.ActivationFunctionType.RELU,
+            schema.ActivationFunctionType.RELU6]  # fmt: skip
+    rng = np.random.default_rng(17)
+    base = div_template()
+    m = load_model(base)
+    ai, bi = m.operators[0].inputs
+    yi = m.operators[0].outputs[0]
+    checked = 0
+    for case in range(40):
+        shape = tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(1, 5))))
+        other = _alpha_shape(rng, shape)
+        sa, sb = (shape, other) if case % 2 else (other, shape)
+        (s1, z1), (s2, z2), (so, zo) = random_quant(rng, 3)
+        act = acts[case % 3]
+        data = requantized(
+            with_tensors(base, {ai: sa, bi: sb, yi: shape}),
+            {ai: (s1, z1), bi: (s2, z2), yi: (so, zo)},
+        )
+        data = _with_activation(data, act)
+        p = div_op.div_params(s1, z1, s2, z2, so, zo, *_act_range(act, so, zo))
+        if p["shift"] > 23:
+            with pytest.raises(UnsupportedOpError, match="too large"):
+                aot.compile_aot(data, tmp_path / "refused")
+            continue
+        a = values(rng, sa, np.int8)
+        b = values(rng, sb, np.int8)
+        b[b == z2] = np.int8(z2 + 1 if z2 < 127 else z2 - 1)
+        m2 = load_model(data)
+        want = tflm_run(data, feeds_for(m2, [m2.tensors[ai], m2.tensors[bi]], [a, b])).ravel()
+        bc = broadcast_params(sa, sb, shape)
+        got = np.zeros(int(np.prod(shape)), np.int8)
+        lib("tfle_div_s8", struct("tfle_div_params", p), struct("tfle_bcast", bc),
+            a.ravel(), b.ravel(), got)  # fmt: skip
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (case, sa, sb, got[bad[:5]], want[bad[:5]])
+        checked += 1
+    assert checked >= 30, checked
+
+
+def _with_activation(data: bytes, act: int) -> bytes:
+    def fn(mt):
+        mt.subgraphs[0].operators[0].builtinOptions.fusedActivationFunction = act
+
+    return edit_model(data, fn)
+
+
+def _act_range(act: int, scale: float, zp: int) -> tuple[int, int]:
+    from tflite_edge.model import quant
+
+    name = {0: "NONE", 1: "RELU", 3: "RELU6"}[act]
+    return quant.activation_range(name, np.int8, scale, zp)
+
+
+def test_div_by_constant_end_to_end_and_cortex_m4(tmp_path):
+    """The converted a / b with b a constant (no element at its zero point): compiled for the
+    host (-Werror) and run on 20 inputs against TFLM, and built for cortex-m4."""
+    data = div_template()
+    m = load_model(data)
+    ai, bi = m.operators[0].inputs
+    zb = m.tensors[bi].quantization.zero_point.ravel()[0]
+    rng = np.random.default_rng(19)
+    b = values(rng, m.tensors[bi].shape, np.int8)
+    b[b == zb] = np.int8(zb + 1 if zb < 127 else zb - 1)
+    data = constant_input(data, bi, b)
+    aot.compile_aot(data, tmp_path / "div")
+    runner = aot.build_host_runner(tmp_path / "div")
+    for _ in range(20):
+        a = values(rng, m.tensors[ai].shape, np.int8)
+        assert np.array_equal(runner.run_one(a).ravel(), tflm_run(data, [a]).ravel())
+    assert "tfle_div" in {o.stem for o in arm_objects(tmp_path / "div", "cortex-m4")}
 
 
 # --------------------------------------------------------------------------- whole models
