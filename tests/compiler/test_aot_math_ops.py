@@ -1,5 +1,6 @@
 """The AOT math ops PRELU (int8; int16 with int8 alpha), ABS (int8, int16), RSQRT (int8),
-ELU (int8) and LOG_SOFTMAX (int8), bit-exact with the TFLM interpreter.
+ELU (int8), LOG_SOFTMAX (int8), DIV (int8) and SQUARED_DIFFERENCE (int8, int16), bit-exact
+with the TFLM interpreter.
 
 TFLM's quantized kernels for these ops (tensorflow/lite/micro/kernels), and what a Keras model
 lowers to with the int8 converter:
@@ -11,15 +12,14 @@ lowers to with the int8 converter:
     LOG_SOFTMAX   yes        no                  tf.nn.log_softmax      LOG_SOFTMAX
     ELU           yes (LUT)  no                  layers.ELU, "elu"      float ELU between
                                                                         DEQUANTIZE/QUANTIZE
-    DIV           yes        no                  a / b                  DIV (not compiled yet)
-    SQUARED_DIFF  yes        yes                 tf.math.squared_diff.  (not compiled yet)
+    DIV           yes        no                  a / b                  DIV
+    SQUARED_DIFF  yes        yes (zero points 0) tf.math.squared_diff.  SQUARED_DIFFERENCE
     EXP           no (float) no                  tf.exp                 int8 EXP (TFLM fails)
     NEG           no (float) no                  tf.negative            float NEG
     SQUARE        no (float) no                  tf.square              float SQUARE
 
-One int8 and one 16x8 conversion (functools.cache) hold the ops; each is cut out as a one-op
-model and a seeded generator rewrites its shapes, quantization and constants. TFLM judges
-every variant; our kernels run through ctypes with the parameters the emitters compute, and
+Four small conversions (functools.cache) hold the ops; each is cut out as a one-op model and
+a seeded generator rewrites its shapes, quantization and constants. TFLM judges every variant; our kernels run through ctypes with the parameters the emitters compute, and
 compile_aot + gcc run a few end to end. The int8 ELU, which the converter never writes, is
 the converted ABS model with its operator code changed (TFLM runs it)."""
 
@@ -54,12 +54,16 @@ from tflite_edge import compiler as aot
 from tflite_edge.compiler.ops import div as div_op
 from tflite_edge.compiler.ops import log_softmax as log_softmax_op
 from tflite_edge.compiler.ops import prelu as prelu_op
+from tflite_edge.compiler.ops import squared_difference as sqdiff_op
 from tflite_edge.compiler.ops import unary_math
 from tflite_edge.compiler.ops.elementwise import broadcast_params
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import load_model
 
-SOURCES = [KERNELS / f"tfle_{n}.c" for n in ("prelu", "unary_math", "log_softmax", "div")]
+SOURCES = [
+    KERNELS / f"tfle_{n}.c"
+    for n in ("prelu", "unary_math", "log_softmax", "div", "squared_difference")
+]
 SHAPE = (4, 5, 6)
 
 
@@ -403,6 +407,61 @@ def test_div_by_constant_end_to_end_and_cortex_m4(tmp_path):
         a = values(rng, m.tensors[ai].shape, np.int8)
         assert np.array_equal(runner.run_one(a).ravel(), tflm_run(data, [a]).ravel())
     assert "tfle_div" in {o.stem for o in arm_objects(tmp_path / "div", "cortex-m4")}
+
+
+# --------------------------------------------------------------------------- SQUARED_DIFFERENCE
+
+
+@functools.cache
+def sqdiff_template() -> bytes:
+    """tf.math.squared_difference of two (2, 3, 4) inputs converted to int8."""
+    import tensorflow as tf
+
+    model = two_input(lambda t: tf.math.squared_difference(t[0], t[1]), (2, 3, 4), (2, 3, 4))
+    data = convert_two(model, (2, 3, 4), (2, 3, 4), 5, ((-2, 2), (-1, 3)))
+    assert [o.op for o in load_model(data).operators] == ["SQUARED_DIFFERENCE"]
+    return data
+
+
+def test_generated_squared_difference(lib, tmp_path):
+    """Random shapes broadcast either way (up to 4-D) and quantizations; every third variant
+    with int16 activations (zero points 0); one compiled end to end per type."""
+    schema = tflite_schema()
+    rng = np.random.default_rng(23)
+    base = sqdiff_template()
+    m = load_model(base)
+    ai, bi = m.operators[0].inputs
+    yi = m.operators[0].outputs[0]
+    for case in range(30):
+        dtype = np.int16 if case % 3 == 2 else np.int8
+        shape = tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(1, 5))))
+        other = _alpha_shape(rng, shape)
+        sa, sb = (shape, other) if case % 2 else (other, shape)
+        (s1, z1), (s2, z2), (so, zo) = random_quant(rng, 3)
+        if case % 5 == 4:
+            s2 = s1
+        types = {}
+        if dtype == np.int16:
+            z1 = z2 = zo = 0
+            types = {t: schema.TensorType.INT16 for t in (ai, bi, yi)}
+        data = requantized(
+            with_tensors(base, {ai: sa, bi: sb, yi: shape}),
+            {ai: (s1, z1), bi: (s2, z2), yi: (so, zo)},
+            types,
+        )
+        a, b = values(rng, sa, dtype), values(rng, sb, dtype)
+        m2 = load_model(data)
+        want = tflm_run(data, feeds_for(m2, [m2.tensors[ai], m2.tensors[bi]], [a, b])).ravel()
+        p = sqdiff_op.squared_difference_params(s1, z1, s2, z2, so, zo, dtype)
+        got = np.zeros(int(np.prod(shape)), dtype)
+        fn = "tfle_squared_difference_s8" if dtype == np.int8 else "tfle_squared_difference_s16"
+        lib(fn, struct("tfle_squared_difference_params", p),
+            struct("tfle_bcast", broadcast_params(sa, sb, shape)), a.ravel(), b.ravel(), got)  # fmt: skip
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (case, sa, sb, got[bad[:5]], want[bad[:5]])
+        if case in (1, 2):  # int8, int16: b a constant, a the model input
+            c = constant_input(data, bi, b)
+            compiled_matches(c, a, tmp_path / f"sqdiff{case}", tflm_run(c, [a]))
 
 
 # --------------------------------------------------------------------------- whole models
