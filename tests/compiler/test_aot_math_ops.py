@@ -166,6 +166,14 @@ def lib(tmp_path_factory):
     return Kernels(out)
 
 
+def host_compiles_strictly(out_dir) -> None:
+    """The generated tfle_model.c compiles with gcc -Wall -Wextra -Werror."""
+    cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{out_dir}", f"-I{KERNELS}",
+           "-c", str(out_dir / "tfle_model.c"), "-o", str(out_dir / "strict.o")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 # --------------------------------------------------------------------------- PRELU
 
 
@@ -294,6 +302,7 @@ def test_generated_elu(lib, tmp_path):
         assert np.array_equal(got, want), case
         if case == 1:
             compiled_matches(data, x, tmp_path / "elu")
+            host_compiles_strictly(tmp_path / "elu")
 
 
 # --------------------------------------------------------------------------- LOG_SOFTMAX
@@ -406,6 +415,7 @@ def test_div_by_constant_end_to_end_and_cortex_m4(tmp_path):
     for _ in range(20):
         a = values(rng, m.tensors[ai].shape, np.int8)
         assert np.array_equal(runner.run_one(a).ravel(), tflm_run(data, [a]).ravel())
+    host_compiles_strictly(tmp_path / "div")
     assert "tfle_div" in {o.stem for o in arm_objects(tmp_path / "div", "cortex-m4")}
 
 
@@ -462,6 +472,11 @@ def test_generated_squared_difference(lib, tmp_path):
         if case in (1, 2):  # int8, int16: b a constant, a the model input
             c = constant_input(data, bi, b)
             compiled_matches(c, a, tmp_path / f"sqdiff{case}", tflm_run(c, [a]))
+            host_compiles_strictly(tmp_path / f"sqdiff{case}")
+            if case == 1:
+                assert "tfle_squared_difference" in {
+                    o.stem for o in arm_objects(tmp_path / "sqdiff1", "cortex-m4")
+                }
 
 
 # --------------------------------------------------------------------------- whole models
@@ -475,6 +490,7 @@ def test_keras_chain_bit_exact_and_builds_for_cortex_m4(tmp_path):
         "PRELU", "ABS", "ADD", "RSQRT", "LOG_SOFTMAX"
     ]  # fmt: skip
     assert_bit_exact(data, tmp_path / "chain")
+    host_compiles_strictly(tmp_path / "chain")
     assert len(arm_objects(tmp_path / "chain", "cortex-m4")) > 1
 
 
