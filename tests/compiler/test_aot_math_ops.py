@@ -1,6 +1,7 @@
 """The AOT math ops PRELU (int8; int16 with int8 alpha), ABS (int8, int16), RSQRT (int8),
-ELU (int8), LOG_SOFTMAX (int8), DIV (int8) and SQUARED_DIFFERENCE (int8, int16), bit-exact
-with the TFLM interpreter.
+ELU (int8), LOG_SOFTMAX (int8) and DIV (int8), bit-exact with the TFLM interpreter
+(SQUARED_DIFFERENCE is an element-wise op of ops/elementwise.py, tested with SUB in
+test_aot_int16_elementwise.py).
 
 TFLM's quantized kernels for these ops (tensorflow/lite/micro/kernels), and what a Keras model
 lowers to with the int8 converter:
@@ -54,7 +55,6 @@ from tflite_edge import compiler as aot
 from tflite_edge.compiler.ops import div as div_op
 from tflite_edge.compiler.ops import log_softmax as log_softmax_op
 from tflite_edge.compiler.ops import prelu as prelu_op
-from tflite_edge.compiler.ops import squared_difference as sqdiff_op
 from tflite_edge.compiler.ops import unary_math
 from tflite_edge.compiler.ops.elementwise import broadcast_params
 from tflite_edge.errors import UnsupportedOpError
@@ -62,7 +62,7 @@ from tflite_edge.model import load_model
 
 SOURCES = [
     KERNELS / f"tfle_{n}.c"
-    for n in ("prelu", "unary_math", "log_softmax", "div", "squared_difference")
+    for n in ("prelu", "unary_math", "log_softmax", "div")
 ]
 SHAPE = (4, 5, 6)
 
@@ -417,66 +417,6 @@ def test_div_by_constant_end_to_end_and_cortex_m4(tmp_path):
         assert np.array_equal(runner.run_one(a).ravel(), tflm_run(data, [a]).ravel())
     host_compiles_strictly(tmp_path / "div")
     assert "tfle_div" in {o.stem for o in arm_objects(tmp_path / "div", "cortex-m4")}
-
-
-# --------------------------------------------------------------------------- SQUARED_DIFFERENCE
-
-
-@functools.cache
-def sqdiff_template() -> bytes:
-    """tf.math.squared_difference of two (2, 3, 4) inputs converted to int8."""
-    import tensorflow as tf
-
-    model = two_input(lambda t: tf.math.squared_difference(t[0], t[1]), (2, 3, 4), (2, 3, 4))
-    data = convert_two(model, (2, 3, 4), (2, 3, 4), 5, ((-2, 2), (-1, 3)))
-    assert [o.op for o in load_model(data).operators] == ["SQUARED_DIFFERENCE"]
-    return data
-
-
-def test_generated_squared_difference(lib, tmp_path):
-    """Random shapes broadcast either way (up to 4-D) and quantizations; every third variant
-    with int16 activations (zero points 0); one compiled end to end per type."""
-    schema = tflite_schema()
-    rng = np.random.default_rng(23)
-    base = sqdiff_template()
-    m = load_model(base)
-    ai, bi = m.operators[0].inputs
-    yi = m.operators[0].outputs[0]
-    for case in range(30):
-        dtype = np.int16 if case % 3 == 2 else np.int8
-        shape = tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(1, 5))))
-        other = _alpha_shape(rng, shape)
-        sa, sb = (shape, other) if case % 2 else (other, shape)
-        (s1, z1), (s2, z2), (so, zo) = random_quant(rng, 3)
-        if case % 5 == 4:
-            s2 = s1
-        types = {}
-        if dtype == np.int16:
-            z1 = z2 = zo = 0
-            types = {t: schema.TensorType.INT16 for t in (ai, bi, yi)}
-        data = requantized(
-            with_tensors(base, {ai: sa, bi: sb, yi: shape}),
-            {ai: (s1, z1), bi: (s2, z2), yi: (so, zo)},
-            types,
-        )
-        a, b = values(rng, sa, dtype), values(rng, sb, dtype)
-        m2 = load_model(data)
-        want = tflm_run(data, feeds_for(m2, [m2.tensors[ai], m2.tensors[bi]], [a, b])).ravel()
-        p = sqdiff_op.squared_difference_params(s1, z1, s2, z2, so, zo, dtype)
-        got = np.zeros(int(np.prod(shape)), dtype)
-        fn = "tfle_squared_difference_s8" if dtype == np.int8 else "tfle_squared_difference_s16"
-        lib(fn, struct("tfle_squared_difference_params", p),
-            struct("tfle_bcast", broadcast_params(sa, sb, shape)), a.ravel(), b.ravel(), got)  # fmt: skip
-        bad = np.flatnonzero(got != want)
-        assert bad.size == 0, (case, sa, sb, got[bad[:5]], want[bad[:5]])
-        if case in (1, 2):  # int8, int16: b a constant, a the model input
-            c = constant_input(data, bi, b)
-            compiled_matches(c, a, tmp_path / f"sqdiff{case}", tflm_run(c, [a]))
-            host_compiles_strictly(tmp_path / f"sqdiff{case}")
-            if case == 1:
-                assert "tfle_squared_difference" in {
-                    o.stem for o in arm_objects(tmp_path / "sqdiff1", "cortex-m4")
-                }
 
 
 # --------------------------------------------------------------------------- whole models

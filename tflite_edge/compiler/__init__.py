@@ -20,7 +20,8 @@ Where things live
 - host.py: `kernel_sources`, `kernel_objects`, `build_host_runner` / `HostRunner` (gcc).
 - ops/: one module per op family (conv, depthwise, fully_connected, transpose_conv, pool,
   softmax, reshape, elementwise, activations, quantize, concatenation, pad, reduce,
-  space_batch, slicing, transpose, split, pack, gather, maximum_minimum, resize, svdf, lstm).
+  space_batch, slicing, transpose, split, pack, gather, maximum_minimum, resize, svdf, lstm,
+  prelu, unary_math, log_softmax, div).
 - TFLM's quantization arithmetic (rounding, multipliers, activation ranges) is in
   tflite_edge/model/quant.py, once each.
 
@@ -48,10 +49,9 @@ Adding an op
    runs it with `build_host_runner` and checks it bit-exact against the TFLM interpreter
    (tflite_edge.reference).
 
-A sample int8 ABS added this way touched exactly four new files and edited none:
-tflite_edge/compiler/ops/abs.py, firmware/kernels/tfle_abs.c, firmware/kernels/tfle_abs.h and
-tests/compiler/test_op_abs.py (it is in the history of the compiler branch; it was removed
-again).
+ABS, PRELU, RSQRT, LOG_SOFTMAX and DIV were added this way, each family touching only new
+files: tflite_edge/compiler/ops/unary_math.py (ABS, RSQRT, ELU), firmware/kernels/
+tfle_unary_math.c/.h and its tests in tests/compiler/test_aot_math_ops.py.
 
 What the context gives an emitter:
 
