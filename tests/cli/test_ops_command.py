@@ -29,7 +29,7 @@ def test_ops_lists_every_emitter_with_its_types_and_tflm(capsys):
         assert types == "/".join(EMITTERS[op].dtypes)
         assert tflm == ("yes" if op in TFLM_OPS else "NO")
     assert f"{len(EMITTERS)} ops compiled by the AOT runtime" in out
-    assert "TFLM only" in out and "LOG_SOFTMAX" in out.split("TFLM only")[1]
+    assert "TFLM only" in out and "L2_NORMALIZATION" in out.split("TFLM only")[1]
 
 
 def test_ops_json(capsys):
@@ -64,7 +64,7 @@ def test_inspect_shows_aot_support_per_op(capsys, models_dir):
 
 
 def test_inspect_names_what_the_aot_runtime_lacks(capsys, models_dir, tmp_path):
-    # SOFTMAX turned into LOG_SOFTMAX: TFLM has a kernel, the AOT runtime has no emitter
+    # SOFTMAX turned into L2_NORMALIZATION: TFLM has a kernel, the AOT runtime has no emitter
     import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -72,17 +72,17 @@ def test_inspect_names_what_the_aot_runtime_lacks(capsys, models_dir, tmp_path):
     mt = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     for code in mt.operatorCodes:
         if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.SOFTMAX:
-            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.LOG_SOFTMAX
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.L2_NORMALIZATION
     b = flatbuffers.Builder(len(data) + 1024)
     b.Finish(mt.Pack(b), file_identifier=b"TFL3")
-    path = tmp_path / "log_softmax.tflite"
+    path = tmp_path / "l2_normalization.tflite"
     path.write_bytes(bytes(b.Output()))
     rc, text, _ = _run(capsys, "inspect", str(path))
     assert rc == 0
-    line = next(ln for ln in text.splitlines() if ln.strip().startswith("LOG_SOFTMAX"))
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("L2_NORMALIZATION"))
     assert "yes" in line and "NO - no AOT emitter" in line
     verdict = next(ln for ln in text.splitlines() if ln.startswith("AOT compiler:"))
-    assert "refuses" in verdict and "LOG_SOFTMAX" in verdict
+    assert "refuses" in verdict and "L2_NORMALIZATION" in verdict
 
 
 def test_an_op_of_a_type_its_emitter_does_not_compile_is_marked(monkeypatch, models_dir):
