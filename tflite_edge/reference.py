@@ -146,7 +146,9 @@ class Reference:
         """Invoke once on one input (with or without the batch dimension of 1); with several
         inputs or outputs, x is a list of arrays (one per input) and a list comes back."""
         xs = self._as_list(x)
-        for k, (xk, shape, dtype) in enumerate(zip(xs, self.input_shapes, self.input_dtypes)):
+        for k, (xk, shape, dtype) in enumerate(
+            zip(xs, self.input_shapes, self.input_dtypes, strict=True)
+        ):
             xk = np.asarray(xk)
             which = f"input {k}" if self.multi else "input"
             if xk.dtype != dtype:
@@ -171,7 +173,7 @@ class Reference:
         """Invoke on each sample of a batch (first axis); returns outputs stacked the same way
         (with several inputs or outputs: one batch per input in, one per output out)."""
         batches = []
-        for k, (b, shape) in enumerate(zip(self._as_list(xs), self.input_shapes)):
+        for k, (b, shape) in enumerate(zip(self._as_list(xs), self.input_shapes, strict=True)):
             b = np.asarray(b)
             per = int(np.prod(shape))
             if b.size % per != 0:
@@ -194,7 +196,7 @@ class Reference:
                 outs[k].append(y.reshape(self.output_shapes[k][1:]))
         stacked = [
             np.stack(o) if o else np.zeros((0, *shape[1:]), dtype)
-            for o, shape, dtype in zip(outs, self.output_shapes, self.output_dtypes)
+            for o, shape, dtype in zip(outs, self.output_shapes, self.output_dtypes, strict=True)
         ]
         return stacked if self.multi else stacked[0]
 
@@ -220,7 +222,7 @@ class Reference:
 
     def arena(self) -> Arena:
         """TFLM's recorded allocation (total, head, tail) after an invoke."""
-        zeros = [np.zeros(s, d) for s, d in zip(self.input_shapes, self.input_dtypes)]
+        zeros = [np.zeros(s, d) for s, d in zip(self.input_shapes, self.input_dtypes, strict=True)]
         self.run_one(zeros if self.multi else zeros[0])
         _, text = _capture_fd(2, self._print_allocations)
         return parse_allocations(text)

@@ -8,6 +8,9 @@
  * counter subtracted), its `layer` records when built with TFLE_PROFILE, and its `out`
  * record (zlib CRC-32 of the output bytes); then `done` and `ready`. After that every
  * `TFLE 1 in n=<bytes> hex=<...>` line is run once and answered with a `result` record.
+ * A model of several inputs (outputs) takes (gives) them packed one after the other in one
+ * buffer, each tensor's elements in their own type (int8, int16, float32, ...): the bytes
+ * of `in`, `result`, the known input and the one CRC32 of `out` are those of that buffer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -320,6 +323,11 @@ int main(void) {
   field_u32("clock_hz", tfle_board_clock_hz());
   field_u32("in_bytes", (uint32_t)TFLE_INPUT_BYTES);
   field_u32("out_bytes", (uint32_t)TFLE_OUTPUT_BYTES);
+#if defined(TFLE_NUM_INPUTS) && defined(TFLE_NUM_OUTPUTS)
+  /* in_bytes/out_bytes are those of every input (output) packed one after the other */
+  field_u32("inputs", (uint32_t)TFLE_NUM_INPUTS);
+  field_u32("outputs", (uint32_t)TFLE_NUM_OUTPUTS);
+#endif
   end();
 
   for (uint32_t run = 0; run < (uint32_t)TFLE_RUNS; ++run) {

@@ -212,6 +212,7 @@ def _activations(model: Model) -> Activations:
     n = len(model.operators)
     extra_in = tuple(t for t in model.inputs[1:] if t != model.inputs[0])
     extra_out = tuple(t for t in model.outputs[1:] if t != model.outputs[0])
+
     def is_alias(op: Operator) -> bool:  # an op without emitter is refused after planning
         return 0 <= op.index < n and op.op in EMITTERS and EMITTERS[op.op].alias
 

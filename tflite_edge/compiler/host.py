@@ -86,7 +86,7 @@ class HostRunner:
         """Invoke once; returns the output with the model's output shape (a list of outputs
         for a model of several inputs or outputs; x is then one array per input)."""
         bufs = []
-        for spec, xi in zip(self.inputs, self._as_list(x)):
+        for spec, xi in zip(self.inputs, self._as_list(x), strict=True):
             buf = np.ascontiguousarray(xi, dtype=spec.dtype).ravel()
             if buf.nbytes != spec.nbytes:
                 raise ValueError(f"input has {buf.nbytes} bytes, the model takes {spec.nbytes}")
@@ -107,7 +107,8 @@ class HostRunner:
         several inputs xs is one batch per input, and one batch per output comes back."""
         batches = self._as_list(xs)
         batches = [
-            np.asarray(b).reshape((-1, spec.size)) for spec, b in zip(self.inputs, batches)
+            np.asarray(b).reshape((-1, spec.size))
+            for spec, b in zip(self.inputs, batches, strict=True)
         ]
         n = len(batches[0])
         if any(len(b) != n for b in batches):
@@ -119,7 +120,7 @@ class HostRunner:
                 outs[k].append(y.reshape(self.outputs[k].shape[1:]))
         stacked = [
             np.stack(o) if o else np.zeros((0, *spec.shape[1:]), spec.dtype)
-            for o, spec in zip(outs, self.outputs)
+            for o, spec in zip(outs, self.outputs, strict=True)
         ]
         return stacked if self.multi else stacked[0]
 

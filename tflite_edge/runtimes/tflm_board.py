@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
-_board: dict = {}  # the loaded model: its Reference and its input tensor
+_board: dict = {}  # the loaded model: its Reference and its input and output layouts
 
 
 def load(path: str) -> tuple[int, int, int, int, str]:
     """Load the model into TFLM's interpreter: (input bytes, output bytes, TFLM's arena total,
-    .tflite bytes, the first 8 hex digits of its sha256)."""
+    .tflite bytes, the first 8 hex digits of its sha256). Bytes are those of all inputs
+    (outputs) packed in order (protocol/tensors.py)."""
+    from ..protocol.tensors import input_layout, output_layout
     from ..reference import Reference
 
     # The board's stdout is the serial console, the harness's alone: what Python would print
@@ -25,15 +25,18 @@ def load(path: str) -> tuple[int, int, int, int, str]:
     sys.stdout = sys.stderr
     ref = Reference(path)
     m = ref.model
-    t_in, t_out = m.input_tensors[0], m.output_tensors[0]
+    ins, outs = input_layout(m), output_layout(m)
     arena = ref.arena()
-    _board.update(ref=ref, input=t_in)
-    return t_in.nbytes, t_out.nbytes, arena.total, len(m.data), m.sha256[:8]
+    _board.update(ref=ref, inputs=ins, outputs=outs)
+    in_bytes, out_bytes = sum(t.nbytes for t in ins), sum(t.nbytes for t in outs)
+    return in_bytes, out_bytes, arena.total, len(m.data), m.sha256[:8]
 
 
 def invoke(data: bytes) -> bytes:
-    """One inference on the input tensor's raw bytes; the output tensor's raw bytes."""
-    t_in = _board["input"]
-    x = np.frombuffer(data, dtype=t_in.dtype).reshape(t_in.shape)
-    y = _board["ref"].run_one(x)
-    return np.ascontiguousarray(y).tobytes()
+    """One inference on the inputs' packed raw bytes; the outputs' packed raw bytes."""
+    from ..protocol.tensors import pack, unpack
+
+    ref = _board["ref"]
+    xs = unpack(data, _board["inputs"])
+    ys = ref.run_one(xs if ref.multi else xs[0])
+    return pack(ys if ref.multi else [ys], _board["outputs"])
