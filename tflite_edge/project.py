@@ -445,7 +445,8 @@ class _Job:
         alone."""
         harness = firmware_dir() / "harness"
         files = {src.name: src.read_text() for src in sorted(harness.glob("*.[ch]"))}
-        rx = max(1024, 2 * self.model.input_tensors[0].nbytes + 256)
+        in_bytes = sum(t.nbytes for t in self.model.input_tensors)  # every input, packed
+        rx = max(1024, 2 * in_bytes + 256)
         files["tfle_board_esp.c"] = self.render("esp_idf/tfle_board_esp.c.j2", rx_buffer=rx)
         return files
 

@@ -483,9 +483,10 @@ FLASH = Schema(
               write=_build("flash_bytes"), read=False),
         Field("image_ram_bytes", INT, "the linked image's RAM",
               write=_build("ram_bytes"), read=False),
-        Field("tflm_output_crc32", TEXT, "the TFLM interpreter's output CRC32, same input",
+        Field("tflm_output_crc32", TEXT, "the TFLM interpreter's output CRC32, same input "
+              "(several outputs: one CRC32 of all of them packed in order, as the board's)",
               write=lambda r: r.tflm_crc32, read=False),
-        Field("output_matches_tflm", FLAG, "the board's output equals TFLM's",
+        Field("output_matches_tflm", FLAG, "the board's output (every output) equals TFLM's",
               write=lambda r: r.matches_tflm, read=False),
         Field("port", TEXT, "the serial port read", write=OWN, read=False),
         Field("tflm_kernels", TEXT, "TFLM's kernel set, as the board said (tflm only)",

@@ -9,11 +9,11 @@ import ctypes
 import re
 import subprocess
 
+import multi_io_models as mm
 import numpy as np
 import pytest
-
-import multi_io_models as mm
 from aot_support import arm_objects
+
 from tflite_edge.compiler import build_host_runner, compile_aot, kernel_include_dir, registry
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import known_input, load_model

@@ -53,6 +53,10 @@ def compile_aot(
 ) -> AotResult:
     """Compile an int8 .tflite into tfle_model.h / tfle_model.c in out_dir (atomically).
 
+    The model may have any number of inputs and outputs, of any element type (int8, int16,
+    float32 around QUANTIZE / DEQUANTIZE, ...): tfle_model_invoke() takes them packed in one
+    buffer in the model's order, tfle_model_invoke_io() one pointer each (tfle_model.h).
+
     sparse: "auto" encodes weight tensors with >= 50% zeros sparsely (when that is smaller),
     True encodes every weight tensor that a sparse kernel handles, False keeps all dense.
     profile: compile the per-layer hook in unconditionally (otherwise only with -DTFLE_PROFILE).
