@@ -323,8 +323,10 @@ int main(void) {
   field_u32("clock_hz", tfle_board_clock_hz());
   field_u32("in_bytes", (uint32_t)TFLE_INPUT_BYTES);
   field_u32("out_bytes", (uint32_t)TFLE_OUTPUT_BYTES);
-#if defined(TFLE_NUM_INPUTS) && defined(TFLE_NUM_OUTPUTS)
-  /* in_bytes/out_bytes are those of every input (output) packed one after the other */
+#if defined(TFLE_NUM_INPUTS) && defined(TFLE_NUM_OUTPUTS) && \
+    (TFLE_NUM_INPUTS > 1 || TFLE_NUM_OUTPUTS > 1)
+  /* in_bytes/out_bytes are those of every input (output) packed one after the other; a
+   * single-input, single-output model's hello line stays as it always was */
   field_u32("inputs", (uint32_t)TFLE_NUM_INPUTS);
   field_u32("outputs", (uint32_t)TFLE_NUM_OUTPUTS);
 #endif

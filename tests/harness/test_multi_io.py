@@ -115,9 +115,15 @@ def test_float_two_by_two_flashes_and_runs_on_qemu_with_aot(tmp_path):
     model = tmp_path / "two_by_two_f.tflite"
     model.write_bytes(data)
     args = ["--board", "qemu-m4", "--model", str(model), "--runtime", "aot"]
-    proc = run([*CLI, "flash", *args, "--runs", "1", "--no-profile", "--json"], env=_env())
+    log = tmp_path / "serial.jsonl"
+    flash = [*CLI, "flash", *args, "--runs", "1", "--no-profile", "--json", "--log", str(log)]
+    proc = run(flash, env=_env())
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
+    hello = json.loads(log.read_text().splitlines()[0])
+    assert hello["kind"] == "hello" and hello["fields"]["inputs"] == 2
+    assert hello["fields"]["outputs"] == 2
+    assert hello["fields"]["in_bytes"] == sum(t.nbytes for t in load_model(data).input_tensors)
     assert doc["runtime"] == "aot" and doc["output_matches_tflm"] is True
     assert doc["output_crc32"] == Reference(data).output_crc32()
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 _board: dict = {}  # the loaded model: its Reference and its input and output layouts
 
 
 def load(path: str) -> tuple[int, int, int, int, str]:
     """Load the model into TFLM's interpreter: (input bytes, output bytes, TFLM's arena total,
     .tflite bytes, the first 8 hex digits of its sha256). Bytes are those of all inputs
-    (outputs) packed in order (protocol/tensors.py)."""
-    from ..protocol.tensors import input_layout, output_layout
+    (outputs) packed one after the other in the model's order, as the harness takes them."""
     from ..reference import Reference
 
     # The board's stdout is the serial console, the harness's alone: what Python would print
@@ -25,18 +26,19 @@ def load(path: str) -> tuple[int, int, int, int, str]:
     sys.stdout = sys.stderr
     ref = Reference(path)
     m = ref.model
-    ins, outs = input_layout(m), output_layout(m)
     arena = ref.arena()
-    _board.update(ref=ref, inputs=ins, outputs=outs)
-    in_bytes, out_bytes = sum(t.nbytes for t in ins), sum(t.nbytes for t in outs)
+    _board.update(ref=ref, inputs=m.input_tensors)
+    in_bytes = sum(t.nbytes for t in m.input_tensors)
+    out_bytes = sum(t.nbytes for t in m.output_tensors)
     return in_bytes, out_bytes, arena.total, len(m.data), m.sha256[:8]
 
 
 def invoke(data: bytes) -> bytes:
     """One inference on the inputs' packed raw bytes; the outputs' packed raw bytes."""
-    from ..protocol.tensors import pack, unpack
-
     ref = _board["ref"]
-    xs = unpack(data, _board["inputs"])
+    xs, at = [], 0
+    for t in _board["inputs"]:
+        xs.append(np.frombuffer(data, dtype=t.dtype, count=t.size, offset=at).reshape(t.shape))
+        at += t.nbytes
     ys = ref.run_one(xs if ref.multi else xs[0])
-    return pack(ys if ref.multi else [ys], _board["outputs"])
+    return b"".join(np.ascontiguousarray(y).tobytes() for y in (ys if ref.multi else [ys]))
