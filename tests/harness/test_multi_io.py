@@ -24,7 +24,7 @@ from tflite_edge.protocol import input_layout, output_layout, pack, parse_line, 
 from tflite_edge.protocol.tensors import feeds
 from tflite_edge.reference import Reference
 from tflite_edge.templating import known_input_bytes
-from tflite_edge.validation import compare, validate
+from tflite_edge.validation import compare
 
 CLI = [sys.executable, "-m", "tflite_edge"]
 
@@ -145,13 +145,31 @@ def test_float_two_by_two_flashes_and_runs_on_qemu_with_aot(tmp_path):
 
 
 @pytest.mark.slow
-def test_int16_two_by_two_validates_on_qemu_with_tflm(tflm_dir):
+def test_int16_two_by_two_validates_on_qemu_with_tflm(tmp_path, tflm_dir):
+    """validate --data with one array per input (x_test_0, x_test_1): float samples quantized
+    to each int16 input, run by TFLM on qemu-m4 and compared with the interpreter."""
     data = mm.two_by_two_int16()
+    model = tmp_path / "two_by_two_16.tflite"
+    model.write_bytes(data)
     m = load_model(data)
     rng = np.random.default_rng(2)
     x = [rng.uniform(-1.2, 1.2, size=(6, *t.shape[1:])).astype(np.float32) for t in m.input_tensors]
-    result = validate(
-        data, x, board="qemu-m4", runtime="tflm", tflm_dir=tflm_dir, tflm_kernels="reference"
+    classes = int(np.prod(m.output_tensors[0].shape[1:]))
+    np.savez(tmp_path / "d.npz", x_test_0=x[0], x_test_1=x[1], y_test=np.arange(6) % classes)
+    proc = run(
+        [*CLI, "validate", "--board", "qemu-m4", "--model", str(model), "--data",
+         str(tmp_path / "d.npz"), "--runtime", "tflm", "--tflm-dir", str(tflm_dir),
+         "--tflm-kernels", "reference", "--json", "--quiet"],
+        env=_env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["runtime"] == "tflm" and doc["samples"] == 6
+    assert doc["bit_exact"] == 6 and doc["max_abs_diff"] == 0
+    assert doc["accuracy"] == doc["int8_host_accuracy"]
+    # data without one array per input: one line, before any build
+    np.savez(tmp_path / "bad.npz", x_test=x[0])
+    proc = run(
+        [*CLI, "validate", "--model", str(model), "--data", str(tmp_path / "bad.npz")], env=_env()
     )
-    assert result.runtime == "tflm" and result.samples == 6
-    assert result.bit_exact == 6 and result.max_abs_diff == 0
+    assert proc.returncode == 2 and "x_test_0" in proc.stderr.strip().splitlines()[-1]
