@@ -352,6 +352,7 @@ class Device:
             build=self._build,
             project_dir=self._project,
             tflm_crc32=_tflm_crc32(self.model),
+            tflm_crc32s=_tflm_crc32s(self.model),
             tflm_arena=_tflm_arena(self.model),
             runtime_reason=self.runtime_reason,
         )
@@ -507,6 +508,19 @@ def _tflm_crc32(model: Model) -> str | None:
 
     try:
         return Reference(model).output_crc32()
+    except TFLiteEdgeError:
+        return None
+
+
+def _tflm_crc32s(model: Model) -> list[str] | None:
+    """Several outputs: the CRC32 of each of TFLM's outputs on the known inputs (None for one
+    output, or if TFLM cannot run the model)."""
+    from .reference import Reference, crc32
+
+    if len(model.outputs) < 2:
+        return None
+    try:
+        return [crc32(np.ascontiguousarray(y).tobytes()) for y in Reference(model).known_outputs()]
     except TFLiteEdgeError:
         return None
 

@@ -110,6 +110,24 @@ static void field_crc32(const int8_t *data, size_t n) {
   put_hex32(tfle_crc32(data, n));
 }
 
+/* With several outputs, the `out` record also has crc32_<k>= for each output k (the model
+ * header's TFLE_OUTPUT_SIZES lists their bytes, in order, packed one after the other). */
+#if defined(TFLE_OUTPUT_SIZES) && defined(TFLE_NUM_OUTPUTS) && TFLE_NUM_OUTPUTS > 1
+static const uint32_t output_sizes[TFLE_NUM_OUTPUTS] = TFLE_OUTPUT_SIZES;
+
+static void fields_output_crc32s(const int8_t *data) {
+  size_t at = 0;
+  for (uint32_t k = 0; k < (uint32_t)TFLE_NUM_OUTPUTS; ++k) {
+    put_str(" crc32_");
+    put_u32(k);
+    tfle_board_putc('=');
+    put_hex32(tfle_crc32(data + at, output_sizes[k]));
+    at += output_sizes[k];
+  }
+}
+#define PER_OUTPUT_CRC32S 1
+#endif
+
 static void end(void) { tfle_board_putc('\n'); }
 
 static void report_error(const char *msg) {
@@ -350,6 +368,9 @@ int main(void) {
     begin("out");
     field_u32("i", run);
     field_crc32(output, TFLE_OUTPUT_BYTES);
+#ifdef PER_OUTPUT_CRC32S
+    fields_output_crc32s(output);
+#endif
     end();
 #ifdef TFLE_BOARD_YIELD
     tfle_board_yield();

@@ -99,6 +99,8 @@ def test_tflm_project_copies_every_tensor(tmp_path, tflm_dir):
     assert "#define TFLE_NUM_INPUTS 2" in settings and "#define TFLE_NUM_OUTPUTS 2" in settings
     assert f"#define TFLE_INPUT_BYTES {sum(sizes)}" in settings
     assert f"#define TFLE_INPUT1_OFFSET {sizes[0]}" in settings
+    outs = ", ".join(str(t.nbytes) for t in m.output_tensors)
+    assert f"#define TFLE_OUTPUT_SIZES {{{outs}}}" in settings
     main = (tmp_path / "main.cc").read_text()
     assert "interpreter->input(k)" in main and "interpreter->output(k)" in main
     known = (tmp_path / "tfle_input.c").read_text()
@@ -126,6 +128,10 @@ def test_float_two_by_two_flashes_and_runs_on_qemu_with_aot(tmp_path):
     assert hello["fields"]["in_bytes"] == sum(t.nbytes for t in load_model(data).input_tensors)
     assert doc["runtime"] == "aot" and doc["output_matches_tflm"] is True
     assert doc["output_crc32"] == Reference(data).output_crc32()
+    # one CRC32 per output too, each TFLM's
+    ys = Reference(data).known_outputs()
+    each = [f"{zlib.crc32(y.tobytes()) & 0xFFFFFFFF:08x}" for y in ys]
+    assert doc["output_crc32s"] == doc["tflm_output_crc32s"] == each
 
     m = load_model(data)
     xs = mm.random_feeds(m, 3, seed=4)

@@ -321,6 +321,7 @@ def host_board_files(
         "header": HOST_MODEL_HEADER,
         "num_inputs": len(model.inputs),
         "num_outputs": len(model.outputs),
+        "output_sizes": [t.nbytes for t in model.output_tensors],
         "input_bytes": sum(t.nbytes for t in model.input_tensors),
         "output_bytes": sum(t.nbytes for t in model.output_tensors),
         "num_layers": len(model.operators),
