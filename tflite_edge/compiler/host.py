@@ -209,7 +209,8 @@ def build_host_runner(
     """Compile out_dir/tfle_model.c and the kernels with the host gcc into a ctypes library.
 
     Usage (tests): `compile_aot(m, d); runner = build_host_runner(d); y = runner.run(xs)` with
-    xs shaped (N, *input_shape[1:]) like `reference.Reference.run`. Sizes come from the generated
+    xs shaped (N, *input_shape[1:]) like `reference.Reference.run` (a model of several inputs
+    or outputs: a list of such batches in, one per output out). Sizes come from the generated
     header, so any compiled output dir works. The kernels are compiled once and cached
     (`kernel_objects`); the library goes to out_dir/host/ under a name derived from its
     sources, so a rebuilt model never reuses a stale loaded library. profile=True defines
