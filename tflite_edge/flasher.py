@@ -39,7 +39,8 @@ from .errors import (
     check_runs,
     check_timeout,
 )
-from .model import Model, known_input, load_model
+from .model import Model, load_model
+from .model.reader import known_inputs
 from .results import FlashResult
 from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime, runtime_names
 
@@ -102,7 +103,7 @@ def flash(
 
 def run(
     model: str | Path | bytes | Model,
-    inputs: np.ndarray,
+    inputs: Any,
     *,
     board: str | Board = DEFAULT_BOARD,
     runtime: str = AUTO,
@@ -115,9 +116,11 @@ def run(
 ) -> np.ndarray:
     """Run each input (first axis) on the board; its raw outputs, stacked the same way.
 
-    Inputs must have the model's input dtype (quantized int8 for an int8 model) and split
-    into samples of its input shape; outputs have the model's output dtype and shape
-    (N, *output_shape[1:]), exactly the bytes the board sent back.
+    Inputs must have the model's input dtype (quantized int8 for an int8 model, float32 for
+    a float one) and split into samples of its input shape; outputs have the model's output
+    dtype and shape (N, *output_shape[1:]), exactly the bytes the board sent back. A model of
+    several inputs takes one array per input (a list in order, or a dict by tensor name or
+    position) and, like one of several outputs, gives a list of arrays, one per output.
     """
     m = load_model(model)
     xs = _samples(m, inputs)
@@ -210,7 +213,7 @@ def start(
             board=b.name,
         )
     m = load_model(model)
-    known_input(m)  # a model with float input fails here, before any build
+    known_inputs(m)  # an input of a type the harness cannot feed fails here, before any build
     stage = on_stage or (lambda _msg: None)
     runtime, reason = choose_runtime(runtime, m)
     if reason:
@@ -349,6 +352,7 @@ class Device:
             build=self._build,
             project_dir=self._project,
             tflm_crc32=_tflm_crc32(self.model),
+            tflm_crc32s=_tflm_crc32s(self.model),
             tflm_arena=_tflm_arena(self.model),
             runtime_reason=self.runtime_reason,
         )
@@ -391,36 +395,52 @@ class Device:
                 "flashing did not take: flash again, or reset the board",
                 port=self._link.url,
             )
-        t_in, t_out = self.model.input_tensors[0], self.model.output_tensors[0]
-        if (hello.get("in_bytes"), hello.get("out_bytes")) != (t_in.nbytes, t_out.nbytes):
+        in_bytes = sum(t.nbytes for t in self.model.input_tensors)
+        out_bytes = sum(t.nbytes for t in self.model.output_tensors)
+        counts = (len(self.model.inputs), len(self.model.outputs))
+        said = (hello.get("inputs", counts[0]), hello.get("outputs", counts[1]))
+        if (hello.get("in_bytes"), hello.get("out_bytes")) != (
+            in_bytes,
+            out_bytes,
+        ) or said != counts:
             raise ProtocolError(
                 f"the board takes {hello.get('in_bytes')} input and gives "
-                f"{hello.get('out_bytes')} output bytes; {self.model.name} has "
-                f"{t_in.nbytes} and {t_out.nbytes}",
+                f"{hello.get('out_bytes')} output bytes ({said[0]} inputs, {said[1]} outputs); "
+                f"{self.model.name} has {in_bytes} and {out_bytes} ({counts[0]} and {counts[1]})",
                 port=self._link.url,
             )
 
+    @property
+    def multi(self) -> bool:
+        """More than one input or output: infer() takes and gives lists of arrays."""
+        return len(self.model.inputs) > 1 or len(self.model.outputs) > 1
+
     def infer(
         self,
-        inputs: np.ndarray,
+        inputs: Any,
         *,
         progress: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
-        """Send each input to the board and return its raw outputs, stacked (N, *out[1:])."""
+    ) -> Any:
+        """Send each input to the board and return its raw outputs, stacked (N, *out[1:]);
+        several inputs go as one batch per input (list or dict), several outputs come back
+        as a list of batches, one per output (protocol/tensors.py packs and unpacks them)."""
         import serial
 
         from .protocol import send_input
+        from .protocol.tensors import input_layout, output_layout, pack, unpack
 
         xs = _samples(self.model, inputs)
-        t_out = self.model.output_tensors[0]
-        outs = []
-        for k, x in enumerate(xs):
+        ins, outs_layout = input_layout(self.model), output_layout(self.model)
+        out_bytes = sum(t.nbytes for t in outs_layout)
+        n = len(xs[0])
+        outs: list[list[np.ndarray]] = [[] for _ in outs_layout]
+        for k in range(n):
             try:
                 record = send_input(
                     self.port,
-                    x.tobytes(),
+                    pack([x[k] for x in xs], ins),
                     timeout=self.timeout,
-                    out_bytes=t_out.nbytes,
+                    out_bytes=out_bytes,
                     jsonl=self._jsonl,
                 )
             except SerialError as err:
@@ -429,11 +449,15 @@ class Device:
                 raise self._vanished(err) from err
             if self.result is not None:
                 self.result.session.add(record)
-            outs.append(np.frombuffer(record.payload, dtype=t_out.dtype))
+            for j, y in enumerate(unpack(record.payload, outs_layout)):
+                outs[j].append(y.reshape(outs_layout[j].shape[1:]))
             if progress is not None:
-                progress(k + 1, len(xs))
-        shape = (len(xs), *t_out.shape[1:])
-        return np.stack(outs).reshape(shape) if outs else np.zeros(shape, t_out.dtype)
+                progress(k + 1, n)
+        stacked = [
+            np.stack(o) if o else np.zeros((n, *t.shape[1:]), t.dtype)
+            for o, t in zip(outs, outs_layout, strict=True)
+        ]
+        return stacked if self.multi else stacked[0]
 
     def close(self, *, keep_work: bool = False) -> None:
         """Close the port and stop the emulator or host process (idempotent); the temporary
@@ -488,16 +512,38 @@ def _tflm_crc32(model: Model) -> str | None:
         return None
 
 
-def _samples(model: Model, inputs: np.ndarray) -> np.ndarray:
-    t = model.input_tensors[0]
-    xs = np.asarray(inputs)
-    if xs.dtype != t.dtype:
-        raise DataError(
-            f"inputs have dtype {xs.dtype}, model {model.name!r} takes {np.dtype(t.dtype)}; "
-            "quantize them with the input tensor's scale and zero point first"
-        )
-    # (N, *sample shape), as it came: a transposed or flattened array is refused
-    return np.ascontiguousarray(split_samples(model, xs, what="inputs"))
+def _tflm_crc32s(model: Model) -> list[str] | None:
+    """Several outputs: the CRC32 of each of TFLM's outputs on the known inputs (None for one
+    output, or if TFLM cannot run the model)."""
+    from .reference import Reference, crc32
+
+    if len(model.outputs) < 2:
+        return None
+    try:
+        return [crc32(np.ascontiguousarray(y).tobytes()) for y in Reference(model).known_outputs()]
+    except TFLiteEdgeError:
+        return None
+
+
+def _samples(model: Model, inputs: Any) -> list[np.ndarray]:
+    """One batch (N, *sample shape) per model input, as it came: a transposed or flattened
+    array is refused."""
+    from .protocol.tensors import feeds
+
+    if len(model.inputs) == 1 and isinstance(inputs, np.ndarray):
+        t = model.input_tensors[0]
+        xs = np.asarray(inputs)
+        if xs.dtype != t.dtype:
+            raise DataError(
+                f"inputs have dtype {xs.dtype}, model {model.name!r} takes {np.dtype(t.dtype)}; "
+                + (
+                    "quantize them with the input tensor's scale and zero point first"
+                    if np.issubdtype(t.dtype, np.integer)
+                    else f"pass {np.dtype(t.dtype)} values"
+                )
+            )
+        return [np.ascontiguousarray(split_samples(model, xs, what="inputs"))]
+    return feeds(model, inputs)
 
 
 # --------------------------------------------------------------------------- bring-up

@@ -24,7 +24,8 @@ from . import __version__
 from .boards import DEFAULT_BOARD, Board, family_of, get_board
 from .errors import OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
-from .model import Model, c_identifier, known_input, load_model
+from .model import Model, c_identifier, load_model
+from .model.reader import known_inputs
 from .resources import firmware_dir
 from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime
 from .runtimes.base import FIRMWARE_COPY
@@ -303,7 +304,7 @@ class _Job:
                 t = self.tflm_arena
                 self.arena = arena_size(t.total, t.head, t.tail)
             return
-        known_input(self.model)  # a float-input model fails here, with the reason
+        known_inputs(self.model)  # an input of a type the harness cannot feed fails here
 
     # -- rendering
 
@@ -361,9 +362,13 @@ class _Job:
         a = self.arena
         assert a is not None
         m = self.model
+        from .protocol.tensors import input_layout, output_layout
+
         settings = {
-            "input_bytes": m.input_tensors[0].nbytes,
-            "output_bytes": m.output_tensors[0].nbytes,
+            "inputs": input_layout(m),
+            "outputs": output_layout(m),
+            "input_bytes": sum(t.nbytes for t in m.input_tensors),
+            "output_bytes": sum(t.nbytes for t in m.output_tensors),
             "num_layers": len(m.operators),
             "runs": self.runs,
             "profile": int(self.profile),
@@ -379,7 +384,12 @@ class _Job:
         files.update(self.known_input_files("model_settings.h"))
         files["model_settings.h"] = self.render("tflm/model_settings.h.j2", **settings)
         files["op_resolver.h"] = self.render("tflm/op_resolver.h.j2", methods=self.methods)
-        files["main.cc"] = self.render("tflm/main.cc.j2", array=self.array_name)
+        files["main.cc"] = self.render(
+            "tflm/main.cc.j2",
+            array=self.array_name,
+            inputs=settings["inputs"],
+            outputs=settings["outputs"],
+        )
         return files
 
     def esp_project(self, srcs: list[str], *, aot: bool = False) -> dict[str, str]:
@@ -435,7 +445,8 @@ class _Job:
         alone."""
         harness = firmware_dir() / "harness"
         files = {src.name: src.read_text() for src in sorted(harness.glob("*.[ch]"))}
-        rx = max(1024, 2 * self.model.input_tensors[0].nbytes + 256)
+        in_bytes = sum(t.nbytes for t in self.model.input_tensors)  # every input, packed
+        rx = max(1024, 2 * in_bytes + 256)
         files["tfle_board_esp.c"] = self.render("esp_idf/tfle_board_esp.c.j2", rx_buffer=rx)
         return files
 

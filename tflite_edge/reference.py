@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
-from .model import Model, known_input, load_model
+from .model import Model, load_model
+from .model.reader import known_inputs
 
 # The interpreter needs an arena up front; this is only a ceiling to measure within.
 _MEASURE_ARENA = 64 * 1024 * 1024
@@ -71,13 +72,6 @@ class Reference:
 
     def __init__(self, model: str | Path | bytes | Model, *, arena_size: int = _MEASURE_ARENA):
         self.model = load_model(model)
-        if len(self.model.inputs) != 1 or len(self.model.outputs) != 1:
-            raise ModelError(
-                f"model {self.model.name!r} has {len(self.model.inputs)} inputs and "
-                f"{len(self.model.outputs)} outputs; tflite-edge handles single-input, "
-                "single-output models",
-                path=self.model.path,
-            )
         missing = missing_ops(self.model)
         if missing:
             raise UnsupportedOpError(
@@ -96,8 +90,45 @@ class Reference:
                 f"the TFLM interpreter could not load model {self.model.name!r}: {err}",
                 path=self.model.path,
             ) from err
-        self.input_details = self._interp.get_input_details(0)
-        self.output_details = self._interp.get_output_details(0)
+        self.inputs_details = [
+            self._interp.get_input_details(k) for k in range(len(self.model.inputs))
+        ]
+        self.outputs_details = [
+            self._interp.get_output_details(k) for k in range(len(self.model.outputs))
+        ]
+        self.input_details = self.inputs_details[0]
+        self.output_details = self.outputs_details[0]
+
+    @property
+    def multi(self) -> bool:
+        """More than one input or output: run_one() and run() take and give lists of arrays,
+        one per input / output in the model's order."""
+        return len(self.inputs_details) > 1 or len(self.outputs_details) > 1
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(int(s) for s in d["shape"]) for d in self.inputs_details]
+
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(int(s) for s in d["shape"]) for d in self.outputs_details]
+
+    @property
+    def input_dtypes(self) -> list[np.dtype]:
+        return [np.dtype(d["dtype"]) for d in self.inputs_details]
+
+    @property
+    def output_dtypes(self) -> list[np.dtype]:
+        return [np.dtype(d["dtype"]) for d in self.outputs_details]
+
+    def _as_list(self, x) -> list:
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self.inputs_details):
+            raise DataError(
+                f"{len(xs)} input arrays for model {self.model.name!r}, which has "
+                f"{len(self.inputs_details)} inputs; pass one array per input, in order"
+            )
+        return xs
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -111,49 +142,88 @@ class Reference:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self.input_details["dtype"])
 
-    def run_one(self, x: np.ndarray) -> np.ndarray:
-        """Invoke once on one input (with or without the batch dimension of 1)."""
-        x = np.asarray(x)
-        if x.dtype != self.input_dtype:
-            raise DataError(
-                f"input dtype is {x.dtype}, the model expects {self.input_dtype}; "
-                "quantize the data with the input tensor's scale and zero point first"
-            )
-        if x.size != int(np.prod(self.input_shape)):
-            raise DataError(
-                f"input has shape {x.shape}, the model expects {self.input_shape}; "
-                "reshape the data to the model's input shape"
-            )
-        self._interp.set_input(x.reshape(self.input_shape), 0)
+    def run_one(self, x):
+        """Invoke once on one input (with or without the batch dimension of 1); with several
+        inputs or outputs, x is a list of arrays (one per input) and a list comes back."""
+        xs = self._as_list(x)
+        for k, (xk, shape, dtype) in enumerate(
+            zip(xs, self.input_shapes, self.input_dtypes, strict=True)
+        ):
+            xk = np.asarray(xk)
+            which = f"input {k}" if self.multi else "input"
+            if xk.dtype != dtype:
+                raise DataError(
+                    f"{which} dtype is {xk.dtype}, the model expects {dtype}; "
+                    "quantize the data with the input tensor's scale and zero point first"
+                )
+            if xk.size != int(np.prod(shape)):
+                raise DataError(
+                    f"{which} has shape {xk.shape}, the model expects {shape}; "
+                    "reshape the data to the model's input shape"
+                )
+            self._interp.set_input(xk.reshape(shape), k)
         self._interp.invoke()
-        return np.array(self._interp.get_output(0)).reshape(self.output_shape)
+        ys = [
+            np.array(self._interp.get_output(k)).reshape(shape)
+            for k, shape in enumerate(self.output_shapes)
+        ]
+        return ys if self.multi else ys[0]
 
-    def run(self, xs: np.ndarray) -> np.ndarray:
-        """Invoke on each sample of a batch (first axis); returns outputs stacked the same way."""
-        xs = np.asarray(xs)
-        per = int(np.prod(self.input_shape))
-        if xs.size % per != 0:
+    def run(self, xs):
+        """Invoke on each sample of a batch (first axis); returns outputs stacked the same way
+        (with several inputs or outputs: one batch per input in, one per output out)."""
+        batches = []
+        for k, (b, shape) in enumerate(zip(self._as_list(xs), self.input_shapes, strict=True)):
+            b = np.asarray(b)
+            per = int(np.prod(shape))
+            if b.size % per != 0:
+                which = f" {k}" if self.multi else "s"
+                raise DataError(
+                    f"input{which} of shape {b.shape} do not split into samples of shape "
+                    f"{shape}; pass an array of shape (N, *{shape[1:]})"
+                )
+            batches.append(b.reshape((-1, per)))
+        n = len(batches[0])
+        if any(len(b) != n for b in batches):
             raise DataError(
-                f"inputs of shape {xs.shape} do not split into samples of shape "
-                f"{self.input_shape}; pass an array of shape (N, *{self.input_shape[1:]})"
+                f"the input batches hold {[len(b) for b in batches]} samples; pass the same "
+                "number of samples for every input"
             )
-        xs = xs.reshape((-1, per))
-        out = [self.run_one(x).reshape(self.output_shape[1:]) for x in xs]
-        return np.stack(out) if out else np.zeros((0, *self.output_shape[1:]), self.output_dtype)
+        outs: list[list[np.ndarray]] = [[] for _ in self.outputs_details]
+        for i in range(n):
+            ys = self.run_one([b[i] for b in batches])
+            for k, y in enumerate(ys if self.multi else [ys]):
+                outs[k].append(y.reshape(self.output_shapes[k][1:]))
+        stacked = [
+            np.stack(o) if o else np.zeros((0, *shape[1:]), dtype)
+            for o, shape, dtype in zip(outs, self.output_shapes, self.output_dtypes, strict=True)
+        ]
+        return stacked if self.multi else stacked[0]
 
     @property
     def output_dtype(self) -> np.dtype:
         return np.dtype(self.output_details["dtype"])
 
-    def output_crc32(self, x: np.ndarray | None = None) -> str:
-        """CRC32 of the output bytes for one input (default: the harness's known input)."""
-        out = self.run_one(known_input(self.model) if x is None else x)
-        return crc32(np.ascontiguousarray(out).tobytes())
+    def known_outputs(self) -> list[np.ndarray]:
+        """The outputs (one array per model output) for the harness's known inputs."""
+        xs = known_inputs(self.model)
+        ys = self.run_one(xs if self.multi else xs[0])
+        return ys if self.multi else [ys]
+
+    def output_crc32(self, x=None) -> str:
+        """CRC32 of the output bytes for one input (default: the harness's known inputs); with
+        several outputs, of all of them packed one after the other, as the board's `out`."""
+        if x is None:
+            ys = self.known_outputs()
+        else:
+            ys = self.run_one(x)
+            ys = ys if self.multi else [ys]
+        return crc32(b"".join(np.ascontiguousarray(y).tobytes() for y in ys))
 
     def arena(self) -> Arena:
         """TFLM's recorded allocation (total, head, tail) after an invoke."""
-        zeros = np.zeros(self.input_shape, self.input_dtype)
-        self.run_one(zeros)
+        zeros = [np.zeros(s, d) for s, d in zip(self.input_shapes, self.input_dtypes, strict=True)]
+        self.run_one(zeros if self.multi else zeros[0])
         _, text = _capture_fd(2, self._print_allocations)
         return parse_allocations(text)
 

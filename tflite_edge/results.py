@@ -483,10 +483,15 @@ FLASH = Schema(
               write=_build("flash_bytes"), read=False),
         Field("image_ram_bytes", INT, "the linked image's RAM",
               write=_build("ram_bytes"), read=False),
-        Field("tflm_output_crc32", TEXT, "the TFLM interpreter's output CRC32, same input",
+        Field("tflm_output_crc32", TEXT, "the TFLM interpreter's output CRC32, same input "
+              "(several outputs: one CRC32 of all of them packed in order, as the board's)",
               write=lambda r: r.tflm_crc32, read=False),
-        Field("output_matches_tflm", FLAG, "the board's output equals TFLM's",
+        Field("output_matches_tflm", FLAG, "the board's output (every output) equals TFLM's",
               write=lambda r: r.matches_tflm, read=False),
+        Field("output_crc32s", STRS, "several outputs: the CRC32 of each, in order (empty "
+              "for one)", write=lambda r: r.output_crc32s, read=False),
+        Field("tflm_output_crc32s", STRS, "several outputs: TFLM's CRC32 of each, same input",
+              write=lambda r: list(r.tflm_crc32s or []), read=False),
         Field("port", TEXT, "the serial port read", write=OWN, read=False),
         Field("tflm_kernels", TEXT, "TFLM's kernel set, as the board said (tflm only)",
               write=lambda r: r.kernels, read=False),
@@ -612,6 +617,26 @@ class FlashResult:
     tflm_crc32: str | None = None  # the TFLM interpreter's output CRC32 on the same input
     tflm_arena: dict[str, int] | None = None  # TFLM's arena for the same model (total/head/tail)
     runtime_reason: str | None = None  # why --runtime auto chose the runtime
+    tflm_crc32s: list[str] | None = None  # several outputs: TFLM's CRC32 of each, in order
+
+    @property
+    def output_crc32s(self) -> list[str]:
+        """Several outputs: the CRC32 of each (the `out` records' crc32_<k>), when every run
+        agrees; empty for one output or when the runs disagree."""
+        rows = {
+            tuple(str(o.get(f"crc32_{k}", "")) for k in range(len(self.tflm_crc32s or ())))
+            for o in self.session.outs
+        }
+        crcs = list(rows.pop()) if len(rows) == 1 else []
+        return crcs if all(crcs) else []
+
+    @property
+    def outputs_match_tflm(self) -> list[bool]:
+        """Several outputs: whether each equals the TFLM interpreter's (empty otherwise)."""
+        mine = self.output_crc32s
+        if not mine or not self.tflm_crc32s:
+            return []
+        return [a == b for a, b in zip(mine, self.tflm_crc32s, strict=True)]
 
     @property
     def kernels(self) -> str | None:
@@ -676,6 +701,9 @@ class FlashResult:
                 + ("equals" if self.matches_tflm else f"DIFFERS from (crc32 {self.tflm_crc32})")
                 + " the TFLM interpreter's on the same input"
             )
+        if self.outputs_match_tflm and not all(self.outputs_match_tflm):
+            differ = [k for k, same in enumerate(self.outputs_match_tflm) if not same]
+            lines.append(f"outputs that differ from TFLM's: {', '.join(map(str, differ))}")
         lines.append(
             f"cycles are {self.cycles_unit}"
             + (

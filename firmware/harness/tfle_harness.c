@@ -8,6 +8,9 @@
  * counter subtracted), its `layer` records when built with TFLE_PROFILE, and its `out`
  * record (zlib CRC-32 of the output bytes); then `done` and `ready`. After that every
  * `TFLE 1 in n=<bytes> hex=<...>` line is run once and answered with a `result` record.
+ * A model of several inputs (outputs) takes (gives) them packed one after the other in one
+ * buffer, each tensor's elements in their own type (int8, int16, float32, ...): the bytes
+ * of `in`, `result`, the known input and the one CRC32 of `out` are those of that buffer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +109,24 @@ static void field_crc32(const int8_t *data, size_t n) {
   put_str(" crc32=");
   put_hex32(tfle_crc32(data, n));
 }
+
+/* With several outputs, the `out` record also has crc32_<k>= for each output k (the model
+ * header's TFLE_OUTPUT_SIZES lists their bytes, in order, packed one after the other). */
+#if defined(TFLE_OUTPUT_SIZES) && defined(TFLE_NUM_OUTPUTS) && TFLE_NUM_OUTPUTS > 1
+static const uint32_t output_sizes[TFLE_NUM_OUTPUTS] = TFLE_OUTPUT_SIZES;
+
+static void fields_output_crc32s(const int8_t *data) {
+  size_t at = 0;
+  for (uint32_t k = 0; k < (uint32_t)TFLE_NUM_OUTPUTS; ++k) {
+    put_str(" crc32_");
+    put_u32(k);
+    tfle_board_putc('=');
+    put_hex32(tfle_crc32(data + at, output_sizes[k]));
+    at += output_sizes[k];
+  }
+}
+#define PER_OUTPUT_CRC32S 1
+#endif
 
 static void end(void) { tfle_board_putc('\n'); }
 
@@ -320,6 +341,13 @@ int main(void) {
   field_u32("clock_hz", tfle_board_clock_hz());
   field_u32("in_bytes", (uint32_t)TFLE_INPUT_BYTES);
   field_u32("out_bytes", (uint32_t)TFLE_OUTPUT_BYTES);
+#if defined(TFLE_NUM_INPUTS) && defined(TFLE_NUM_OUTPUTS) && \
+    (TFLE_NUM_INPUTS > 1 || TFLE_NUM_OUTPUTS > 1)
+  /* in_bytes/out_bytes are those of every input (output) packed one after the other; a
+   * single-input, single-output model's hello line stays as it always was */
+  field_u32("inputs", (uint32_t)TFLE_NUM_INPUTS);
+  field_u32("outputs", (uint32_t)TFLE_NUM_OUTPUTS);
+#endif
   end();
 
   for (uint32_t run = 0; run < (uint32_t)TFLE_RUNS; ++run) {
@@ -340,6 +368,9 @@ int main(void) {
     begin("out");
     field_u32("i", run);
     field_crc32(output, TFLE_OUTPUT_BYTES);
+#ifdef PER_OUTPUT_CRC32S
+    fields_output_crc32s(output);
+#endif
     end();
 #ifdef TFLE_BOARD_YIELD
     tfle_board_yield();

@@ -118,7 +118,8 @@ def test_bad_output_paths_are_one_line_errors_and_write_nothing(models_dir, tmp_
                 "-o",
                 str(tmp_path / "o.npy"),
             ],
-            "is an .npz archive",
+            # an .npz names its arrays by input (tensor name or position): x names none
+            "input array 'x' names no input",
         ),
         (
             [

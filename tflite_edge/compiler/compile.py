@@ -15,8 +15,8 @@ from ..resources import templates_dir
 from .constants import ConstantPool
 from .ops import MODULES as OP_MODULES  # noqa: F401 (imported for their registrations)
 from .packing import SPARSE_MIN_ZEROS
-from .planner import activation_buffers, place
-from .registry import EmitContext, TensorView, emitter_of, unsupported_error
+from .planner import Activations, activation_buffers, place
+from .registry import EMITTERS, EmitContext, TensorView, emitter_of, unsupported_error
 
 
 @dataclass
@@ -53,6 +53,10 @@ def compile_aot(
 ) -> AotResult:
     """Compile an int8 .tflite into tfle_model.h / tfle_model.c in out_dir (atomically).
 
+    The model may have any number of inputs and outputs, of any element type (int8, int16,
+    float32 around QUANTIZE / DEQUANTIZE, ...): tfle_model_invoke() takes them packed in one
+    buffer in the model's order, tfle_model_invoke_io() one pointer each (tfle_model.h).
+
     sparse: "auto" encodes weight tensors with >= 50% zeros sparsely (when that is smaller),
     True encodes every weight tensor that a sparse kernel handles, False keeps all dense.
     profile: compile the per-layer hook in unconditionally (otherwise only with -DTFLE_PROFILE).
@@ -85,13 +89,7 @@ def aot_problem(tflite: str | Path | bytes | Model) -> TFLiteEdgeError | None:
 
 def _check_model(model: Model) -> None:
     where = model.path or model.name
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(
-            f"model {where!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            "the AOT runtime handles single-input, single-output models",
-            path=model.path,
-        )
-    for t in (model.input_tensors[0], model.output_tensors[0]):
+    for t in (*model.input_tensors, *model.output_tensors):
         if t.is_constant:
             raise ModelError(
                 f"model {where!r}: tensor {t.name!r} is both a model input/output and a "
@@ -102,8 +100,19 @@ def _check_model(model: Model) -> None:
         raise unsupported_error(
             "SUBGRAPHS", f"models with {model.subgraph_count} subgraphs (control flow)"
         )
-    for op in model.operators:
-        emitter_of(op)
+
+
+def _unsupported_ops(found: list[UnsupportedOpError]) -> UnsupportedOpError:
+    """One error naming every op of a model that the AOT compiler refuses, in one line: an
+    op it has no emitter for, or one whose emitter refused its case (and why)."""
+    if len(found) == 1:
+        return found[0]
+    whats = []
+    for err in found:
+        text = str(err)
+        text = text.split("does not support ", 1)[-1].split("; build this model with", 1)[0]
+        whats.append(text)
+    return unsupported_error(found[0].op, ", ".join(whats))
 
 
 def _compile(
@@ -112,16 +121,23 @@ def _compile(
     _check_model(model)
     pool = ConstantPool(model, sparse)
     ops = model.operators
-    tin, tout = model.inputs[0], model.outputs[0]
-    acts = activation_buffers(model, lambda op: emitter_of(op).alias)
+    acts = _activations(model)
 
-    # Planning pass: learn each layer's scratch needs (expressions are placeholders).
+    # Planning pass: learn each layer's scratch needs (expressions are placeholders), and
+    # every op an emitter refuses, so that one error names them all.
     scratch_need: dict[int, int] = {}
+    refused: list[UnsupportedOpError] = []
     for op in ops:
         ctx = _make_ctx(pool, op, 0, {t: "tfle_arena" for t in acts.first}, acts.const_alias)
-        emitter_of(op).fn(ctx)
+        try:
+            emitter_of(op).fn(ctx)
+        except UnsupportedOpError as err:
+            refused.append(err)
+            continue
         if ctx.scratch_bytes:
             scratch_need[op.index] = ctx.scratch_bytes
+    if refused:
+        raise _unsupported_ops(refused)
     pool.reset()
     arena = place(model, acts, scratch_need)
 
@@ -155,30 +171,27 @@ def _compile(
         )
 
     weight_bytes = sum(a["nbytes"] for a in pool.arrays)
-    in_t, out_t = model.tensors[tin], model.tensors[tout]
+    inputs = _io_context(model, model.inputs, arena.plan)
+    outputs = _io_context(model, model.outputs, arena.plan)
     context = {
         "generator": f"tflite-edge {__version__} (tflite_edge.compiler)",
         "model_name": c_identifier(name),
         "sha256": model.sha256,
         "sha8": model.sha256[:8],
-        "input_bytes": in_t.nbytes,
-        "output_bytes": out_t.nbytes,
+        "inputs": inputs,
+        "outputs": outputs,
+        "input_bytes": sum(io["bytes"] for io in inputs),
+        "output_bytes": sum(io["bytes"] for io in outputs),
         "arena_bytes": arena.arena_bytes,
         "arena_words": max((arena.arena_bytes + 3) // 4, 1),
         "weight_bytes": weight_bytes,
         "num_layers": len(layers),
-        "input_offset": arena.plan[tin][0],
-        "output_offset": arena.plan[tout][0],
         "headers": pool.headers,
         "arrays": pool.arrays,
         "structs": pool.structs,
         "layers": layers,
         "profile": profile,
         "plan_lines": arena.lines,
-        "input_shape": list(in_t.shape),
-        "output_shape": list(out_t.shape),
-        "input_dtype": np.dtype(in_t.dtype).name,
-        "output_dtype": np.dtype(out_t.dtype).name,
     }
     text_h, text_c = _render(context)
     result = AotResult(
@@ -194,6 +207,69 @@ def _compile(
         name=name,
     )
     return text_h, text_c, result
+
+
+def _activations(model: Model) -> Activations:
+    """The planner's buffers with every model input alive from the start and every output
+    to the end: the planner knows one input and one output, so the others are handed to it
+    as the outputs of a step before op 0 and the inputs of a step after the last op."""
+    n = len(model.operators)
+    extra_in = tuple(t for t in model.inputs[1:] if t != model.inputs[0])
+    extra_out = tuple(t for t in model.outputs[1:] if t != model.outputs[0])
+
+    def is_alias(op: Operator) -> bool:  # an op without emitter is refused after planning
+        return 0 <= op.index < n and op.op in EMITTERS and EMITTERS[op.op].alias
+
+    if not extra_in and not extra_out:
+        return activation_buffers(model, is_alias)
+    steps = [
+        *([Operator(-1, "MODEL_INPUTS", (), extra_in)] if extra_in else []),
+        *model.operators,
+        *([Operator(n, "MODEL_OUTPUTS", extra_out, ())] if extra_out else []),
+    ]
+    view = _PlannerView(model, steps)
+    acts = activation_buffers(view, is_alias)  # type: ignore[arg-type]
+    for t in extra_out:
+        if t in acts.const_alias:
+            raise ModelError(
+                f"the model output {model.tensors[t].name!r} is a reshaped constant",
+                path=model.path,
+            )
+    return acts
+
+
+class _PlannerView:
+    """What activation_buffers reads of a model, with the steps of _activations."""
+
+    def __init__(self, model: Model, steps: list[Operator]) -> None:
+        self.operators = steps
+        self.tensors = model.tensors
+        self.inputs = model.inputs
+        self.outputs = model.outputs
+        self.path = model.path
+
+
+def _io_context(model: Model, indices: tuple[int, ...], plan: dict) -> list[dict]:
+    """Each model input (or output) as the template lays it out: its place in the arena and
+    its bytes in the packed buffer of all inputs (outputs) in order."""
+    out = []
+    packed = 0
+    for k, t in enumerate(indices):
+        tensor = model.tensors[t]
+        out.append(
+            {
+                "k": k,
+                "tensor": t,
+                "name": tensor.name,
+                "shape": list(tensor.shape),
+                "dtype": np.dtype(tensor.dtype).name,
+                "bytes": tensor.nbytes,
+                "offset": packed,
+                "arena_offset": plan[t][0],
+            }
+        )
+        packed += tensor.nbytes
+    return out
 
 
 def _make_ctx(

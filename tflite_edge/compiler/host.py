@@ -30,39 +30,99 @@ def kernel_sources() -> list[Path]:
     return sorted(kernel_include_dir().glob("*.c"))
 
 
+@dataclass(frozen=True)
+class IoTensor:
+    """One model input or output as the generated C lays it out (tfle_model.h)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    nbytes: int
+    offset: int  # in the packed buffer of all inputs (outputs)
+
+    @property
+    def size(self) -> int:
+        return self.nbytes // self.dtype.itemsize
+
+
 @dataclass
 class HostRunner:
-    """A generated model compiled for the host as a shared library, callable from numpy."""
+    """A generated model compiled for the host as a shared library, callable from numpy.
+
+    With one input and one output, `run_one(x)` / `run(xs)` take and give arrays; with several,
+    they take a list (or tuple) of arrays, one per input in the model's order, and give a list,
+    one per output. input_*/output_* name the first input and output."""
 
     path: Path
-    input_bytes: int
-    output_bytes: int
+    input_bytes: int  # all inputs packed (TFLE_INPUT_BYTES)
+    output_bytes: int  # all outputs packed (TFLE_OUTPUT_BYTES)
     input_dtype: np.dtype
     output_dtype: np.dtype
     output_shape: tuple[int, ...]
     profile: bool = False
+    inputs: tuple[IoTensor, ...] = ()
+    outputs: tuple[IoTensor, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.inputs:
+            self.inputs = (IoTensor((self.input_bytes,), self.input_dtype, self.input_bytes, 0),)
+        if not self.outputs:
+            self.outputs = (IoTensor(self.output_shape, self.output_dtype, self.output_bytes, 0),)
         self._lib = ctypes.CDLL(str(self.path))
         self._lib.tfle_model_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self._lib.tfle_model_invoke.restype = ctypes.c_int
 
-    def run_one(self, x: np.ndarray) -> np.ndarray:
-        """Invoke once; returns the output with the model's output shape."""
-        buf = np.ascontiguousarray(x, dtype=self.input_dtype).ravel()
-        if buf.nbytes != self.input_bytes:
-            raise ValueError(f"input has {buf.nbytes} bytes, the model takes {self.input_bytes}")
-        out = np.zeros(self.output_bytes // self.output_dtype.itemsize, self.output_dtype)
-        rc = self._lib.tfle_model_invoke(buf.ctypes.data, out.ctypes.data)
+    @property
+    def multi(self) -> bool:
+        """More than one input or output: arrays go in and come out as lists."""
+        return len(self.inputs) > 1 or len(self.outputs) > 1
+
+    def _as_list(self, x: Any) -> list[np.ndarray]:
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"{len(xs)} input arrays for a model of {len(self.inputs)} inputs")
+        return xs
+
+    def run_one(self, x: Any) -> Any:
+        """Invoke once; returns the output with the model's output shape (a list of outputs
+        for a model of several inputs or outputs; x is then one array per input)."""
+        bufs = []
+        for spec, xi in zip(self.inputs, self._as_list(x), strict=True):
+            buf = np.ascontiguousarray(xi, dtype=spec.dtype).ravel()
+            if buf.nbytes != spec.nbytes:
+                raise ValueError(f"input has {buf.nbytes} bytes, the model takes {spec.nbytes}")
+            bufs.append(buf.view(np.uint8))
+        packed = np.ascontiguousarray(np.concatenate(bufs))
+        out = np.zeros(max(self.output_bytes, 1), np.uint8)
+        rc = self._lib.tfle_model_invoke(packed.ctypes.data, out.ctypes.data)
         if rc != 0:
             raise RuntimeError(f"tfle_model_invoke returned {rc}")
-        return out.reshape(self.output_shape)
+        ys = [
+            out[o.offset : o.offset + o.nbytes].view(o.dtype).reshape(o.shape).copy()
+            for o in self.outputs
+        ]
+        return ys if self.multi else ys[0]
 
-    def run(self, xs: np.ndarray) -> np.ndarray:
-        """Invoke on each sample of a batch (first axis), like reference.Reference.run."""
-        per = self.input_bytes // self.input_dtype.itemsize
-        xs = np.asarray(xs).reshape((-1, per))
-        return np.stack([self.run_one(x).reshape(self.output_shape[1:]) for x in xs])
+    def run(self, xs: Any) -> Any:
+        """Invoke on each sample of a batch (first axis), like reference.Reference.run; with
+        several inputs xs is one batch per input, and one batch per output comes back."""
+        batches = self._as_list(xs)
+        batches = [
+            np.asarray(b).reshape((-1, spec.size))
+            for spec, b in zip(self.inputs, batches, strict=True)
+        ]
+        n = len(batches[0])
+        if any(len(b) != n for b in batches):
+            raise ValueError(f"the input batches hold {[len(b) for b in batches]} samples")
+        outs: list[list[np.ndarray]] = [[] for _ in self.outputs]
+        for i in range(n):
+            ys = self.run_one([b[i] for b in batches])
+            for k, y in enumerate(ys if self.multi else [ys]):
+                outs[k].append(y.reshape(self.outputs[k].shape[1:]))
+        stacked = [
+            np.stack(o) if o else np.zeros((0, *spec.shape[1:]), spec.dtype)
+            for o, spec in zip(outs, self.outputs, strict=True)
+        ]
+        return stacked if self.multi else stacked[0]
 
     def profile_calls(self) -> list[tuple[int, int, str]]:
         """(layer, op_index, op_name) of each hook call during the last invoke (profile=True)."""
@@ -149,7 +209,8 @@ def build_host_runner(
     """Compile out_dir/tfle_model.c and the kernels with the host gcc into a ctypes library.
 
     Usage (tests): `compile_aot(m, d); runner = build_host_runner(d); y = runner.run(xs)` with
-    xs shaped (N, *input_shape[1:]) like `reference.Reference.run`. Sizes come from the generated
+    xs shaped (N, *input_shape[1:]) like `reference.Reference.run` (a model of several inputs
+    or outputs: a list of such batches in, one per output out). Sizes come from the generated
     header, so any compiled output dir works. The kernels are compiled once and cached
     (`kernel_objects`); the library goes to out_dir/host/ under a name derived from its
     sources, so a rebuilt model never reuses a stale loaded library. profile=True defines
@@ -184,14 +245,17 @@ def build_host_runner(
         )  # fmt: skip
         os.replace(tmp, lib)
     meta = _read_header(model_h)
+    ins, outs = meta["inputs"], meta["outputs"]
     return HostRunner(
         path=lib,
         input_bytes=meta["TFLE_INPUT_BYTES"],
         output_bytes=meta["TFLE_OUTPUT_BYTES"],
-        input_dtype=np.dtype(meta.get("input_dtype", "int8")),
-        output_dtype=np.dtype(meta.get("output_dtype", "int8")),
-        output_shape=tuple(meta.get("output_shape", (1, meta["TFLE_OUTPUT_BYTES"]))),
+        input_dtype=ins[0].dtype if ins else np.dtype("int8"),
+        output_dtype=outs[0].dtype if outs else np.dtype("int8"),
+        output_shape=outs[0].shape if outs else (1, meta["TFLE_OUTPUT_BYTES"]),
         profile=profile,
+        inputs=tuple(ins),
+        outputs=tuple(outs),
     )
 
 
@@ -201,8 +265,10 @@ def _read_header(path: Path) -> dict:
     for key, value in re.findall(r"#define\s+(TFLE_\w+)\s+(\d+)\b", text):
         meta[key] = int(value)
     for side in ("input", "output"):
-        m = re.search(side + r" shape \[([\d, ]*)\] (\w+)", text)
-        if m:
-            meta[f"{side}_shape"] = [int(v) for v in m.group(1).split(",") if v.strip()]
-            meta[f"{side}_dtype"] = m.group(2)
+        found = []
+        pattern = side + r" (\d+) shape \[([\d, ]*)\] (\w+) bytes (\d+) at (\d+)"
+        for _, shape, dtype, nbytes, offset in re.findall(pattern, text):
+            dims = tuple(int(v) for v in shape.split(",") if v.strip())
+            found.append(IoTensor(dims, np.dtype(dtype), int(nbytes), int(offset)))
+        meta[f"{side}s"] = found
     return meta

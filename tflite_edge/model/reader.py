@@ -455,3 +455,45 @@ def known_input(model: Model) -> np.ndarray:
         )
     rng = np.random.default_rng(int(model.sha256[:8], 16))
     return rng.integers(info.min, info.max + 1, size=t.shape, dtype=t.dtype)
+
+
+def known_inputs(model: Model) -> list[np.ndarray]:
+    """The fixed inputs the firmware harness runs at boot, one per model input, in order.
+
+    Seeded by the model's sha256 and drawn one after the other from one generator, so the
+    first of an integer-input model is `known_input(model)`. Integer inputs cover the whole
+    range of their type; float inputs are uniform over the range of the QUANTIZE op that
+    reads them (its output's int8/int16 range, dequantized), else over [-1, 1).
+    """
+    rng = np.random.default_rng(int(model.sha256[:8], 16))
+    out = []
+    for t in model.input_tensors:
+        dtype = np.dtype(t.dtype)
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            out.append(rng.integers(info.min, info.max + 1, size=t.shape, dtype=dtype))
+        elif dtype == np.bool_:
+            out.append(rng.integers(0, 2, size=t.shape).astype(np.bool_))
+        elif np.issubdtype(dtype, np.floating):
+            lo, hi = _float_input_range(model, t.index)
+            out.append(rng.uniform(lo, hi, size=t.shape).astype(dtype))
+        else:
+            raise ModelError(
+                f"model {model.name!r} takes {dtype} input {t.name!r}; tflite-edge runs models "
+                "with integer or float inputs",
+                path=model.path,
+            )
+    return out
+
+
+def _float_input_range(model: Model, tensor: int) -> tuple[float, float]:
+    """What a float input's first QUANTIZE reader represents (its int range, dequantized)."""
+    for op in model.operators:
+        if op.op == "QUANTIZE" and op.inputs and op.inputs[0] == tensor:
+            q = model.tensors[op.outputs[0]]
+            qz = q.quantization
+            if qz is not None and qz.scale.size and np.issubdtype(q.dtype, np.integer):
+                info = np.iinfo(q.dtype)
+                scale, zp = float(qz.scale[0]), int(qz.zero_point[0])
+                return scale * (info.min - zp), scale * (info.max - zp)
+    return -1.0, 1.0

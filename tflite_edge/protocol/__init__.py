@@ -2,7 +2,8 @@
 
 records.py parses and formats the protocol lines, port.py opens ports and reads records from
 them (and sends inputs), session.py files what a board said, monitor.py reads a board until
-it is done.
+it is done, tensors.py packs a model's inputs into the bytes of one `in` command and unpacks
+a `result` into one array per output (several inputs and outputs, any element type).
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from .records import (
     parse_line,
 )
 from .session import Session
+from .tensors import IoTensor, input_layout, output_layout, pack, unpack
 
 __all__ = [
+    "IoTensor",
+    "input_layout",
+    "output_layout",
+    "pack",
+    "unpack",
     "DEFAULT_BAUD",
     "DEFAULT_TIMEOUT",
     "HEX_FIELDS",

@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 INT_FIELDS = frozenset(
     {"i", "cycles", "us", "idx", "ram", "flash", "clock_hz", "in_bytes", "out_bytes", "runs", "n"}
+    | {"inputs", "outputs"}  # hello, from a model API that says how many (optional)
 )
 HEX_FIELDS = frozenset({"crc32", "hex", "model"})
 

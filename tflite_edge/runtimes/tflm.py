@@ -319,8 +319,11 @@ def host_board_files(
     known = known_input_context(model, HOST_MODEL_HEADER)
     header = {
         "header": HOST_MODEL_HEADER,
-        "input_bytes": model.input_tensors[0].nbytes,
-        "output_bytes": model.output_tensors[0].nbytes,
+        "num_inputs": len(model.inputs),
+        "num_outputs": len(model.outputs),
+        "output_sizes": [t.nbytes for t in model.output_tensors],
+        "input_bytes": sum(t.nbytes for t in model.input_tensors),
+        "output_bytes": sum(t.nbytes for t in model.output_tensors),
         "num_layers": len(model.operators),
         "model_path": c_string(str(model_path)),
         "module": BOARD_MODULE,

@@ -12,12 +12,13 @@ import sys
 
 import numpy as np
 
-_board: dict = {}  # the loaded model: its Reference and its input tensor
+_board: dict = {}  # the loaded model: its Reference and its input and output layouts
 
 
 def load(path: str) -> tuple[int, int, int, int, str]:
     """Load the model into TFLM's interpreter: (input bytes, output bytes, TFLM's arena total,
-    .tflite bytes, the first 8 hex digits of its sha256)."""
+    .tflite bytes, the first 8 hex digits of its sha256). Bytes are those of all inputs
+    (outputs) packed one after the other in the model's order, as the harness takes them."""
     from ..reference import Reference
 
     # The board's stdout is the serial console, the harness's alone: what Python would print
@@ -25,15 +26,19 @@ def load(path: str) -> tuple[int, int, int, int, str]:
     sys.stdout = sys.stderr
     ref = Reference(path)
     m = ref.model
-    t_in, t_out = m.input_tensors[0], m.output_tensors[0]
     arena = ref.arena()
-    _board.update(ref=ref, input=t_in)
-    return t_in.nbytes, t_out.nbytes, arena.total, len(m.data), m.sha256[:8]
+    _board.update(ref=ref, inputs=m.input_tensors)
+    in_bytes = sum(t.nbytes for t in m.input_tensors)
+    out_bytes = sum(t.nbytes for t in m.output_tensors)
+    return in_bytes, out_bytes, arena.total, len(m.data), m.sha256[:8]
 
 
 def invoke(data: bytes) -> bytes:
-    """One inference on the input tensor's raw bytes; the output tensor's raw bytes."""
-    t_in = _board["input"]
-    x = np.frombuffer(data, dtype=t_in.dtype).reshape(t_in.shape)
-    y = _board["ref"].run_one(x)
-    return np.ascontiguousarray(y).tobytes()
+    """One inference on the inputs' packed raw bytes; the outputs' packed raw bytes."""
+    ref = _board["ref"]
+    xs, at = [], 0
+    for t in _board["inputs"]:
+        xs.append(np.frombuffer(data, dtype=t.dtype, count=t.size, offset=at).reshape(t.shape))
+        at += t.nbytes
+    ys = ref.run_one(xs if ref.multi else xs[0])
+    return b"".join(np.ascontiguousarray(y).tobytes() for y in (ys if ref.multi else [ys]))

@@ -80,7 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "save the raw outputs it sends back, in order, as a .npy array. The inputs are one "
         ".npy array in the model's input dtype, of shape (N, *S) for a model input of shape "
         "(1, *S): e.g. (N, 49, 10, 1) for an input of (1, 49, 10, 1); an array of exactly the "
-        "model's input shape is one sample. Other shapes are refused, not reshaped.",
+        "model's input shape is one sample. Other shapes are refused, not reshaped. A model of "
+        "several inputs takes an .npz with one array per input, named by the input tensor's "
+        "name or its position (0, 1, ... or arr_0, arr_1, ... as numpy.savez names them); "
+        "the outputs of a model of several outputs are saved the same way, as an .npz with "
+        "one array per output tensor name (and -o must end in .npz).",
     )
     p.add_argument("--board", default=DEFAULT_BOARD, help=board_help)
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite model")
@@ -88,9 +92,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--input",
         type=Path,
         required=True,
-        help=".npy array of input tensors, shape (N, *input_shape[1:])",
+        help=".npy array of input tensors, shape (N, *input_shape[1:]); or an .npz of one "
+        "such array per model input, by tensor name or position",
     )
-    p.add_argument("-o", "--output", type=Path, required=True, help=".npy file to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help=".npy file to write (.npz: one array per output tensor name)",
+    )
     add_runtime_options(p)
     p.add_argument("--port", help="serial port of a physical board (esp32, esp32s3)")
     p.add_argument("--timeout", type=positive(float), default=DEFAULT_TIMEOUT, help=timeout_help)
@@ -212,20 +223,27 @@ def _flash(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ...data import load_npy, split_samples
     from ...files import check_output_path
     from ...flasher import run
     from ...model import load_model
 
     check_output_path(args.output)
-    inputs = load_npy(args.input)
     model = load_model(args.model)
-    inputs = split_samples(model, inputs, what="inputs")  # before the board is built
+    inputs = _load_inputs(args.input, model)  # checked before the board is built
+    several_out = len(model.outputs) > 1
+    if several_out and args.output.suffix != ".npz":
+        from ...errors import DataError
+
+        raise DataError(
+            f"model {model.name!r} has {len(model.outputs)} outputs: they are saved as one .npz "
+            f"of one array per output; pass -o {args.output.with_suffix('.npz')}"
+        )
+    n = len(inputs[0])
     bar = callback = None
     if show_progress(args):
         from tqdm import tqdm
 
-        bar = tqdm(total=len(inputs), unit="input", desc=f"running on {args.board}")
+        bar = tqdm(total=n, unit="input", desc=f"running on {args.board}")
 
         def callback(done: int, total: int) -> None:
             bar.total = total
@@ -235,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         outputs = run(
             model,
-            inputs,
+            inputs if len(inputs) > 1 else inputs[0],
             board=args.board,
             port=args.port,
             timeout=args.timeout,
@@ -245,23 +263,79 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    _save_npy(args.output, outputs)
+    outs = outputs if isinstance(outputs, list) else [outputs]
+    names = [t.name for t in model.output_tensors]
+    if args.output.suffix == ".npz":
+        _save_npz(args.output, dict(zip(names, outs, strict=True)))
+    else:
+        _save_npy(args.output, outs[0])
     doc = {
         "board": args.board,
         "runtime": args.runtime,
-        "inputs": int(len(outputs)),
+        "inputs": int(n),
         "output": str(args.output),
-        "shape": list(outputs.shape),
-        "dtype": str(outputs.dtype),
+        "shape": list(outs[0].shape),
+        "dtype": str(outs[0].dtype),
     }
+    if several_out or args.output.suffix == ".npz":
+        doc["outputs"] = [
+            {"name": k, "shape": list(o.shape), "dtype": str(o.dtype)}
+            for k, o in zip(names, outs, strict=True)
+        ]
     if args.json:
         print_json(doc)
     else:
+        what = ", ".join(f"{tuple(o.shape)} {o.dtype}" for o in outs)
         print(
-            f"ran {len(outputs)} inputs on {args.board} ({args.runtime}); saved outputs "
-            f"{tuple(outputs.shape)} {outputs.dtype} to {args.output}"
+            f"ran {n} inputs on {args.board} ({args.runtime}); saved outputs {what} to {args.output}"
         )
     return 0
+
+
+def _load_inputs(path: Path, model: Any) -> list:
+    """The input batches of `run`: one .npy array (one input), or an .npz of one per input."""
+    import numpy as np
+
+    from ...data import load_npy, split_samples
+    from ...errors import DataError
+    from ...protocol.tensors import feeds
+
+    try:
+        with path.open("rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+    except OSError:
+        zipped = False
+    if not zipped:
+        if len(model.inputs) > 1:
+            raise DataError(
+                f"model {model.name!r} has {len(model.inputs)} inputs ("
+                + ", ".join(repr(t.name) for t in model.input_tensors)
+                + "); pass --input FILE.npz with one array per input (by name or position), "
+                "not one .npy array"
+            )
+        return [split_samples(model, load_npy(path), what="inputs")]
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {k: data[k] for k in data.files}
+    except Exception as err:
+        raise DataError(
+            f"{str(path)!r} is not a readable .npz of numeric arrays ({type(err).__name__}: "
+            f"{err}); pass numpy.savez(path, <input name or arr_k>=array, ...)"
+        ) from err
+    return feeds(model, arrays)
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    """np.savez, atomically."""
+    import io
+
+    import numpy as np
+
+    from ...files import write_atomic
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_atomic(path, buf.getvalue())
 
 
 def _save_npy(path: Path, array: Any) -> None:
