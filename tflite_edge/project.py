@@ -26,6 +26,7 @@ from .errors import OutputExistsError, TFLiteEdgeError, check_runs
 from .files import default_mode
 from .model import Model, c_identifier, load_model
 from .model.reader import known_inputs
+from .model.shapes import as_tflm_runs_it
 from .resources import firmware_dir
 from .runtimes import AUTO, RuntimeOptions, choose_runtime, get_runtime
 from .runtimes.base import FIRMWARE_COPY
@@ -329,7 +330,7 @@ class _Job:
             _write_text(stage / rel, text)
 
     def c_array(self, *, cpp: bool) -> dict[str, str]:
-        data = self.model.data
+        data = as_tflm_runs_it(self.model).data  # the shapes TFLM must be given
         lines = [
             ", ".join(map(_HEX_BYTE.__getitem__, data[i : i + _C_ARRAY_PER_LINE]))
             for i in range(0, len(data), _C_ARRAY_PER_LINE)

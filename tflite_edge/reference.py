@@ -22,6 +22,7 @@ import numpy as np
 from .errors import DataError, ModelError, TFLiteEdgeError, UnsupportedOpError
 from .model import Model, load_model
 from .model.reader import known_inputs
+from .model.shapes import as_tflm_runs_it
 
 # The interpreter needs an arena up front; this is only a ceiling to measure within.
 _MEASURE_ARENA = 64 * 1024 * 1024
@@ -71,7 +72,7 @@ class Reference:
     """A TFLM interpreter over one model; `run()` gives its outputs for a batch of inputs."""
 
     def __init__(self, model: str | Path | bytes | Model, *, arena_size: int = _MEASURE_ARENA):
-        self.model = load_model(model)
+        self.model = as_tflm_runs_it(load_model(model))
         missing = missing_ops(self.model)
         if missing:
             raise UnsupportedOpError(
@@ -263,7 +264,7 @@ def measure_arena(model: Model) -> Arena:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     proc = subprocess.run(
         [sys.executable, "-c", _ARENA_CHILD],
-        input=model.data,
+        input=as_tflm_runs_it(model).data,
         capture_output=True,
         env=env,
         check=False,

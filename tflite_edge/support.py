@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from .compiler import EMITTERS, aot_problem
-from .compiler.shapes import changed_shapes, infer_shapes
 from .errors import TFLiteEdgeError
 from .model import Model, Operator, load_model
 from .model.inspect import ModelReport
 from .model.inspect import inspect as inspect_model
+from .model.shapes import changed_shapes, infer_shapes
 from .reference import TFLM_OPS
 
 

@@ -60,10 +60,7 @@ from tflite_edge.compiler.ops.elementwise import broadcast_params
 from tflite_edge.errors import UnsupportedOpError
 from tflite_edge.model import load_model
 
-SOURCES = [
-    KERNELS / f"tfle_{n}.c"
-    for n in ("prelu", "unary_math", "log_softmax", "div")
-]
+SOURCES = [KERNELS / f"tfle_{n}.c" for n in ("prelu", "unary_math", "log_softmax", "div")]
 SHAPE = (4, 5, 6)
 
 

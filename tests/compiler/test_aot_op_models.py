@@ -320,18 +320,25 @@ def test_aliases_take_no_memory_or_layer(e2e_models, tmp_path):
     assert all(lay["op"] not in ("EXPAND_DIMS", "SQUEEZE") for lay in result.layers)
 
 
-def test_dynamic_batch_space_to_batch_is_refused(tmp_path):
-    """A dilated Conv1D converted with a dynamic batch has stale shapes: a clear error."""
+def test_dynamic_batch_space_to_batch_shapes_are_inferred(tmp_path):
+    """A dilated Conv1D converted with a dynamic batch keeps placeholder shapes; the compiler
+    infers them from the graph and matches TFLM run on the file with those shapes (TFLM
+    trusts stored shapes: on the file as written it computes part of each layer)."""
+    from tflite_edge.model.shapes import as_tflm_runs_it, changed_shapes
+
     k = om.keras()
     inp = k.Input(shape=(10, 2))
     model = k.Model(inp, k.layers.Conv1D(3, 3, dilation_rate=2)(inp))
     data = om.convert_keras(model, (10, 2))
-    assert "SPACE_TO_BATCH_ND" in om.op_names(data)
-    with pytest.raises(UnsupportedOpError, match="fixed batch size of 1") as err:
-        aot.compile_aot(data, tmp_path / "dyn")
-    assert err.value.op == "SPACE_TO_BATCH_ND"
-    assert "--runtime tflm" in str(err.value)
-    assert not (tmp_path / "dyn" / "tfle_model.c").exists()
+    assert "SPACE_TO_BATCH_ND" in om.op_names(data) and changed_shapes(load_model(data))
+    shaped = as_tflm_runs_it(load_model(data))
+    assert not changed_shapes(shaped) and shaped.sha256 == load_model(data).sha256
+    x = np.random.default_rng(3).integers(-128, 128, size=(20, 1, 10, 2), dtype=np.int8)
+    aot.compile_aot(data, tmp_path / "dyn")
+    runner = aot.build_host_runner(tmp_path / "dyn")
+    want = np.stack([tflm_run(shaped.data, [xi]) for xi in x])
+    assert np.array_equal(runner.run(x), want.reshape(runner.run(x).shape))
+    assert np.array_equal(reference.Reference(data).run(x), runner.run(x))  # the kit's TFLM
 
 
 def test_fused_tanh_activation_is_refused_naming_the_op(templates, tmp_path):

@@ -11,10 +11,10 @@ import re
 import sys
 import zlib
 
-import multi_io_models as mm
 import numpy as np
 import pytest
 
+import multi_io_models as mm
 from conftest import ROOT, run
 from tflite_edge.errors import DataError
 from tflite_edge.model import load_model

@@ -15,8 +15,8 @@ import pytest
 
 from tflite_edge import ModelError
 from tflite_edge.cli import main
-from tflite_edge.compiler.shapes import infer_shapes
 from tflite_edge.model import load_model
+from tflite_edge.model.shapes import infer_shapes
 from tflite_edge.reference import Reference
 from tflite_edge.support import model_support
 

@@ -11,6 +11,7 @@ from .. import __version__
 from ..errors import ModelError, TFLiteEdgeError, UnsupportedOpError
 from ..files import write_atomic
 from ..model import Model, Operator, Tensor, c_identifier, load_model
+from ..model.shapes import infer_shapes
 from ..resources import templates_dir
 from .constants import ConstantPool
 from .ops import MODULES as OP_MODULES  # noqa: F401 (imported for their registrations)
@@ -66,7 +67,7 @@ def compile_aot(
             f"sparse must be True (every weight layer), False (none) or 'auto' (layers with "
             f">= {SPARSE_MIN_ZEROS:.0%} zeros), found {sparse!r}"
         )
-    model = load_model(tflite, name=name)
+    model = infer_shapes(load_model(tflite, name=name))
     # a Model passed in keeps its own name; `name` only labels the generated files
     text_h, text_c, result = _compile(model, sparse, profile, name or model.name)
     out = Path(out_dir)
@@ -79,7 +80,7 @@ def compile_aot(
 def aot_problem(tflite: str | Path | bytes | Model) -> TFLiteEdgeError | None:
     """Why compile_aot() refuses the model (an op or a graph it does not handle), None when
     it compiles it; nothing is written."""
-    model = load_model(tflite)
+    model = infer_shapes(load_model(tflite))
     try:
         _compile(model, "auto", False, model.name)
     except (UnsupportedOpError, ModelError) as err:
@@ -128,11 +129,21 @@ def _compile(
     scratch_need: dict[int, int] = {}
     refused: list[UnsupportedOpError] = []
     for op in ops:
-        ctx = _make_ctx(pool, op, 0, {t: "tfle_arena" for t in acts.first}, acts.const_alias)
         try:
+            ctx = _make_ctx(pool, op, 0, {t: "tfle_arena" for t in acts.first}, acts.const_alias)
             emitter_of(op).fn(ctx)
         except UnsupportedOpError as err:
             refused.append(err)
+            continue
+        except (IndexError, KeyError, AttributeError, TypeError, ValueError) as err:
+            # an operator whose inputs or options are not what its op takes (a damaged file)
+            refused.append(
+                unsupported_error(
+                    op.op,
+                    f"op {op.index} ({op.op}) with {len(op.inputs)} inputs and options "
+                    f"{sorted(op.options)} (not what this op takes: {type(err).__name__})",
+                )
+            )
             continue
         if ctx.scratch_bytes:
             scratch_need[op.index] = ctx.scratch_bytes
@@ -210,43 +221,8 @@ def _compile(
 
 
 def _activations(model: Model) -> Activations:
-    """The planner's buffers with every model input alive from the start and every output
-    to the end: the planner knows one input and one output, so the others are handed to it
-    as the outputs of a step before op 0 and the inputs of a step after the last op."""
-    n = len(model.operators)
-    extra_in = tuple(t for t in model.inputs[1:] if t != model.inputs[0])
-    extra_out = tuple(t for t in model.outputs[1:] if t != model.outputs[0])
-
-    def is_alias(op: Operator) -> bool:  # an op without emitter is refused after planning
-        return 0 <= op.index < n and op.op in EMITTERS and EMITTERS[op.op].alias
-
-    if not extra_in and not extra_out:
-        return activation_buffers(model, is_alias)
-    steps = [
-        *([Operator(-1, "MODEL_INPUTS", (), extra_in)] if extra_in else []),
-        *model.operators,
-        *([Operator(n, "MODEL_OUTPUTS", extra_out, ())] if extra_out else []),
-    ]
-    view = _PlannerView(model, steps)
-    acts = activation_buffers(view, is_alias)  # type: ignore[arg-type]
-    for t in extra_out:
-        if t in acts.const_alias:
-            raise ModelError(
-                f"the model output {model.tensors[t].name!r} is a reshaped constant",
-                path=model.path,
-            )
-    return acts
-
-
-class _PlannerView:
-    """What activation_buffers reads of a model, with the steps of _activations."""
-
-    def __init__(self, model: Model, steps: list[Operator]) -> None:
-        self.operators = steps
-        self.tensors = model.tensors
-        self.inputs = model.inputs
-        self.outputs = model.outputs
-        self.path = model.path
+    """The planner's buffers; an op without an emitter is refused after planning."""
+    return activation_buffers(model, lambda op: op.op in EMITTERS and EMITTERS[op.op].alias)
 
 
 def _io_context(model: Model, indices: tuple[int, ...], plan: dict) -> list[dict]:

@@ -64,16 +64,15 @@ class Activations:
 def activation_buffers(model: Model, is_alias: Callable[[Operator], bool]) -> Activations:
     """Lifetimes in operator steps and the buffers of every activation.
 
-    The input exists before op 0, the output after the last op. An alias op's output shares
+    The inputs exist before op 0, the outputs after the last op. An alias op's output shares
     its input's bytes, unless the input is a constant: then the output is that constant.
     A variable tensor (the state of SVDF or LSTM, which its op reads and updates in place)
     lives from before op 0 to after the last op, so no other buffer ever shares its bytes
     and its values survive from one invocation to the next, as in TFLM's persistent arena.
     """
     ops = model.operators
-    tin, tout = model.inputs[0], model.outputs[0]
-    first: dict[int, int] = {tin: -1}
-    last: dict[int, int] = {tin: -1}
+    first: dict[int, int] = {t: -1 for t in model.inputs}
+    last: dict[int, int] = {t: -1 for t in model.inputs}
     for t in variable_tensors(model):
         first[t], last[t] = -1, len(ops)
     for op in ops:
@@ -88,7 +87,8 @@ def activation_buffers(model: Model, is_alias: Callable[[Operator], bool]) -> Ac
                         path=model.path,
                     )
                 last[t] = max(last[t], op.index)
-    last[tout] = len(ops)
+    for t in model.outputs:
+        last[t] = len(ops)
 
     root: dict[int, int] = {}
     const_alias: dict[int, int] = {}
@@ -105,10 +105,12 @@ def activation_buffers(model: Model, is_alias: Callable[[Operator], bool]) -> Ac
                 const_alias[op.outputs[0]] = src
             elif model.tensors[src].nbytes == model.tensors[op.outputs[0]].nbytes:
                 root[op.outputs[0]] = find(src)
-    if tout in const_alias:
-        raise ModelError(
-            f"the model output {model.tensors[tout].name!r} is a reshaped constant", path=model.path
-        )
+    for t in model.outputs:
+        if t in const_alias:
+            raise ModelError(
+                f"the model output {model.tensors[t].name!r} is a reshaped constant",
+                path=model.path,
+            )
 
     buffers: dict[int, Buffer] = {}
     for t in sorted(first):

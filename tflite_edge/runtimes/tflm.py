@@ -24,6 +24,7 @@ from ..boards.families import family_of
 from ..boards.families.base import require_tools
 from ..boards.links import Link, PtyProcess
 from ..errors import BoardError, ToolchainError
+from ..model.shapes import as_tflm_runs_it
 from ..resources import firmware_dir
 from .base import FIRMWARE_COPY_MAKE, Runtime, RuntimeOptions, prefixed
 from .tflm_tree import KERNEL_SETS, check_kernels, find_tree, library, python_for_tflm
@@ -115,7 +116,7 @@ class TflmRuntime(Runtime):
         python = python_embedding()
         where.mkdir(parents=True, exist_ok=True)
         model_path = (where / model_file).resolve()
-        model_path.write_bytes(model.data)
+        model_path.write_bytes(as_tflm_runs_it(model).data)
         for rel, text in host_board_files(board, model, runs, model_path, python).items():
             (where / rel).write_text(text)
         image, _ = family.compile(where, board, jobs=2)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..model import Model, Operator
+from .reader import Model, Operator
 
 Shape = tuple[int, ...]
 _Rule = Callable[[Operator, list, Model], "Shape | None"]
@@ -350,3 +350,16 @@ def shaped_flatbuffer(model: Model) -> bytes:
     builder = flatbuffers.Builder(len(model.data) + 1024)
     builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def as_tflm_runs_it(model: Model) -> Model:
+    """The model TFLM should be given: itself when its stored shapes follow from the graph,
+    else a model of `shaped_flatbuffer` bytes. TFLM trusts stored shapes: on a file whose
+    shapes are placeholders (a Keras model converted with a dynamic batch and a dilated
+    convolution) it would compute only part of each layer, while the AOT compiler infers them."""
+    inferred = infer_shapes(model)
+    if all(t.shape == u.shape for t, u in zip(model.tensors, inferred.tensors, strict=True)):
+        return model
+    shaped = Model(shaped_flatbuffer(inferred), name=model.name, path=model.path)
+    shaped.__dict__["sha256"] = model.sha256  # still the user's file (its known input, its name)
+    return shaped
