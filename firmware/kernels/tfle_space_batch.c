@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-/* Padding takes p->pad_value, the output zero point (a real 0, as TensorFlow Lite pads).
- * TFLM means the same (SpaceToBatchParams.output_offset) but never sets it, so its padding is
- * whatever its persistent arena held: 0 mostly. Outputs from the input are bit-exact. */
+/* Padding takes p->pad_value. TensorFlow Lite pads with the output zero point; TFLM means the
+ * same (SpaceToBatchParams.output_offset) but never sets it, so it pads with its persistent
+ * arena's fresh bytes: 0. The compiler passes 0, to match TFLM byte for byte. */
 void tfle_space_to_batch_s8(const tfle_space_batch_params *p, const int8_t *x, int8_t *y) {
   const int32_t in_b = p->in_dims[0], in_h = p->in_dims[1], in_w = p->in_dims[2];
   const int32_t depth = p->in_dims[3];

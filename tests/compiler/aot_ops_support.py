@@ -126,11 +126,12 @@ def space_to_batch_padding(shape, block, pads) -> np.ndarray:
 
 
 def space_to_batch_expected(data, x, shape, block, pads, zero_point) -> np.ndarray:
-    """TFLM's output where the input lands; the output zero point in the padding.
+    """TFLM's output where the input lands; `zero_point` (what the compiler passes: 0) in the
+    padding.
 
     TFLM's SPACE_TO_BATCH_ND pads with SpaceToBatchParams.output_offset, which its Prepare
-    never sets: the value is whatever the persistent arena held (0 mostly, not always). We
-    pad with the output zero point, as TensorFlow Lite does (a real-valued 0)."""
+    never sets: the persistent arena's bytes, 0 when fresh (a board after reset), but the host
+    interpreter may reuse memory another interpreter of the process wrote."""
     pad = space_to_batch_padding(shape, block, pads)
     return np.where(pad, np.int8(zero_point), tflm_run(data, [x]).ravel())
 

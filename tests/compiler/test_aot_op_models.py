@@ -161,7 +161,7 @@ def test_generated_space_batch(lib, templates, op, tmp_path):
         )
         data = reshaped(base, {x.index: shape, y.index: out}, {block.index: blk, pads.index: pad})
         xs = rng.integers(-128, 128, size=shape, dtype=np.int8)
-        zp = int(y.quantization.zero_point[0])
+        zp = 0  # the compiler's pad value, TFLM's on a fresh arena (space_batch.py)
         if kind == "space_to_batch":
             expected = space_to_batch_expected(data, xs, shape, blk, pad, zp)
         else:

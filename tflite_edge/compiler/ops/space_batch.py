@@ -80,7 +80,9 @@ def _space_batch(ctx: EmitContext, kind: str) -> str:
     require_quantized_int8(ctx, x, y)
     if not (block.is_constant and pads.is_constant):
         ctx.unsupported("block shape or paddings computed at run time")
-    values = guard(ctx, space_batch_params, x.shape, y.shape, block.data, pads.data, y.zero_point)
+    # TFLM pads with SpaceToBatchParams.output_offset, which it never sets: its persistent
+    # arena's fresh bytes, 0 (not the zero point, TensorFlow Lite's choice). We match TFLM.
+    values = guard(ctx, space_batch_params, x.shape, y.shape, block.data, pads.data, 0)
     expected = space_batch_output_shape(kind, tuple(x.shape), block.data, pads.data)
     what = f"the input shape {tuple(x.shape)} and block {np.asarray(block.data).ravel().tolist()}"
     check_shape(ctx, expected, what)
