@@ -1,5 +1,5 @@
-"""QUANTIZE (float32 -> int8/int16, int8 -> int8/int16, int16 -> int8/int16) and DEQUANTIZE
-(int8/int16 -> float32), as TFLM's quantize.cc and dequantize.cc."""
+"""QUANTIZE (float32 -> int8/int16, int8 -> int8/int16/int32, int16 -> int8/int16/int32) and
+DEQUANTIZE (int8/int16 -> float32), as TFLM's quantize.cc and dequantize.cc."""
 
 from __future__ import annotations
 
@@ -53,7 +53,28 @@ def affine_params(t: Tensor, size: int) -> dict:
     return {"size": size, "zero_point": tensor_zero_point(t), "scale": float(tensor_scale(t))}
 
 
-_SUFFIX = {"int8": "s8", "int16": "s16"}
+_SUFFIX = {"int8": "s8", "int16": "s16", "int32": "s32"}
+S32_HEADER = "tfle_quantize_s32.h"  # tfle_requant_s8_s32, tfle_requant_s16_s32
+
+
+def requant_to_s32(inp: Tensor, out: Tensor) -> dict:
+    """tfle_requant_params of QUANTIZE int8/int16 -> int32 (TFLM's Prepare: QuantizeMultiplier
+    of the double ratio of the float32 scales; the int32 clamp is the identity)."""
+    return {**requant_between(inp, out), "act_min": -(2**31), "act_max": 2**31 - 1}
+
+
+def _quantize_s32(ctx: EmitContext) -> str:
+    """int8 -> int32 and int16 -> int32 (TFLM has no float32 -> int32 QUANTIZE)."""
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    if x.dtype not in (np.int8, np.int16):
+        ctx.unsupported(f"QUANTIZE {x.dtype} -> int32 (TFLM requantizes only int8/int16 to int32)")
+    require_quantized(ctx, x, dtypes=("int8", "int16"))
+    require_quantized(ctx, y, dtypes=("int32",))
+    if len(np.atleast_1d(y.quant.scale)) != 1:
+        ctx.unsupported("a per-channel int32 output (TFLM requires one scale)")
+    p = ctx.param_struct("requant", "tfle_requant_params", requant_to_s32(x.tensor, y.tensor))
+    ctx.require_header(S32_HEADER)
+    return f"tfle_requant_{_SUFFIX[x.dtype.name]}_s32(&{p}, {x.expr}, {y.expr});"
 
 
 def _quantize_s16(ctx: EmitContext) -> str:
@@ -69,9 +90,11 @@ def _quantize_s16(ctx: EmitContext) -> str:
     return f"{fn}(&{p}, {x.expr}, {y.expr});"
 
 
-@register_op("QUANTIZE", dtypes=("int8", "int16", "float32"))
+@register_op("QUANTIZE", dtypes=("int8", "int16", "int32", "float32"))
 def _emit_quantize(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
+    if y.dtype == np.int32:
+        return _quantize_s32(ctx)
     if np.int16 in (x.dtype, y.dtype):
         return _quantize_s16(ctx)
     require_quantized_int8(ctx, y)

@@ -1,5 +1,7 @@
-"""SOFTMAX: int8 in, int8 out (output scale 1/256, zero point -128), and int16 in, int16 out
-(zero points 0, output scale 1/32768) with TFLM's two interpolated lookup tables."""
+"""SOFTMAX: int8 in, int8 out (output scale 1/256, zero point -128), int8 in, int16 out (output
+scale 1/65536, zero point -32768: the same gemmlowp arithmetic, TFLM's reference Softmax with
+an int16 OutputT), and int16 in, int16 out (zero points 0, output scale 1/32768) with TFLM's
+two interpolated lookup tables."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ declare_struct(
 )
 
 F32 = np.float32
+S8_S16_HEADER = "tfle_softmax_s8_s16.h"  # tfle_softmax_s8_s16 (its params: tfle_softmax_params)
 
 
 def _expf(v: np.float32) -> np.float32:
@@ -109,11 +112,41 @@ def _softmax16(ctx: EmitContext) -> str:
     return f"tfle_softmax_s16(&{p}, {e}, {r}, {x.expr}, {y.expr});"
 
 
+def _softmax_s8_params(ctx: EmitContext) -> dict:
+    """tfle_softmax_params of an int8 input (PreprocessSoftmaxScaling, CalculateInputRadius)."""
+    x = ctx.inputs[0]
+    depth = x.shape[-1] if x.shape else 1
+    mult, shift, diff_min = softmax_params(x.scale, float(ctx.options.get("beta", 1.0)))
+    return {
+        "outer": x.size // max(depth, 1),
+        "depth": depth,
+        "input_multiplier": mult,
+        "input_left_shift": shift,
+        "diff_min": diff_min,
+    }
+
+
+def _softmax_s8_s16(ctx: EmitContext) -> str:
+    """int8 -> int16: TFLM's Prepare requires output zero point -32768 and a scale within
+    0.001 / 65536 of 1 / 65536 (TF_LITE_ENSURE_NEAR, in float)."""
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    if x.quant is None or y.quant is None:
+        ctx.unsupported("int8 input with an int16 output: unquantized tensors")
+    if y.zero_point != -32768 or abs(F32(y.scale) - F32(1.0 / 65536)) > F32(0.001 / 65536):
+        ctx.unsupported(
+            f"int8 input with an int16 output of scale {y.scale} and zero point "
+            f"{y.zero_point} (TFLM requires 1/65536 and -32768)"
+        )
+    p = ctx.param_struct("params", "tfle_softmax_params", _softmax_s8_params(ctx))
+    ctx.require_header(S8_S16_HEADER)
+    return f"tfle_softmax_s8_s16(&{p}, {x.expr}, {y.expr});"
+
+
 @register_op("SOFTMAX", dtypes=("int8", "int16"))
 def _softmax(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     if x is not None and y is not None and (x.dtype, y.dtype) == (np.int8, np.int16):
-        ctx.unsupported("int8 input with an int16 output (only int8->int8, int16->int16)")
+        return _softmax_s8_s16(ctx)
     if require_quantized(ctx, x, y, dtypes=("int8", "int16")) == np.int16:
         return _softmax16(ctx)
     require_int8(ctx, x, y)
@@ -122,18 +155,5 @@ def _softmax(ctx: EmitContext) -> str:
             f"an int8 output with scale {y.scale} and zero point {y.zero_point} "
             "(TFLM requires 1/256 and -128)"
         )
-    depth = x.shape[-1] if x.shape else 1
-    outer = x.size // max(depth, 1)
-    mult, shift, diff_min = softmax_params(x.scale, float(ctx.options.get("beta", 1.0)))
-    params = ctx.param_struct(
-        "params",
-        "tfle_softmax_params",
-        {
-            "outer": outer,
-            "depth": depth,
-            "input_multiplier": mult,
-            "input_left_shift": shift,
-            "diff_min": diff_min,
-        },
-    )
+    params = ctx.param_struct("params", "tfle_softmax_params", _softmax_s8_params(ctx))
     return f"tfle_softmax_s8(&{params}, {x.expr}, {y.expr});"

@@ -1,0 +1,20 @@
+/* tflite-edge: QUANTIZE int8 -> int32 and int16 -> int32, as TFLM's quantize_common.cc
+ * (reference_ops::Requantize with an int32 output type). Portable C99, no dynamic allocation;
+ * parameters (tfle_requant_params, tfle_extra.h) from tflite_edge/compiler/ops/quantize.py. */
+#ifndef TFLE_QUANTIZE_S32_H
+#define TFLE_QUANTIZE_S32_H
+
+#include "tfle_extra.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void tfle_requant_s8_s32(const tfle_requant_params *p, const int8_t *x, int32_t *y);
+void tfle_requant_s16_s32(const tfle_requant_params *p, const int16_t *x, int32_t *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFLE_QUANTIZE_S32_H */
