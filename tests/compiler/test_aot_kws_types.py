@@ -1,6 +1,6 @@
 """The type combinations of TFLM's keyword_scrambled.tflite compiled ahead of time, bit-exact
 with TFLM: SOFTMAX int8 -> int16 (output scale 1/65536, zero point -32768) and QUANTIZE
-int16 -> int32 / int8 -> int32 (Requantize), as single ops cut from that model and edited
+int16 -> int32 / int8 -> int32 (Requantize; and the reverse int32 -> int16 / int8), as single ops cut from that model and edited
 (shapes, quantization, types), and the whole model over 20 consecutive invocations (its SVDF
 layers keep state, so one compiled model and one TFLM interpreter see the same stream)."""
 
@@ -34,7 +34,7 @@ from tflite_edge.model import load_model
 from tflite_edge.model.quant import softmax_params
 from tflite_edge.reference import Reference
 
-TFLITE_FLOAT32, TFLITE_INT16, TFLITE_INT8 = 0, 7, 9  # schema TensorType
+TFLITE_FLOAT32, TFLITE_INT32, TFLITE_INT16, TFLITE_INT8 = 0, 2, 7, 9  # schema TensorType
 SOFTMAX_OP, QUANTIZE_OP = 13, 14  # in keyword_scrambled.tflite
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16)
@@ -138,6 +138,42 @@ def test_quantize_to_int32_kernel(lib, tmp_path, in_type):
             compiled_matches(data, xs, tmp_path / f"q{case}")
 
 
+@pytest.mark.parametrize("out_type", [TFLITE_INT16, TFLITE_INT8], ids=["int16", "int8"])
+def test_quantize_from_int32_kernel(lib, tmp_path, out_type):
+    """QUANTIZE int32 -> int16 and int32 -> int8 (TFLM's Requantize clamped to the output
+    type): ratios 2^-24 to 2^4, inputs spanning the output range and beyond, the whole int32
+    range where the ratio is below one."""
+    base = single(QUANTIZE_OP)
+    _, _, (x,), y = first_op(base)
+    rng = np.random.default_rng(32 + out_type)
+    odt = np.int8 if out_type == TFLITE_INT8 else np.int16
+    bits = 8 if odt == np.int8 else 16
+    for case in range(12):
+        n = int(rng.integers(1, 60))
+        si = float(np.float32(10.0 ** rng.uniform(-6, -2)))
+        ratio = 2.0 ** rng.uniform(-24, -0.5 if case == 0 else 4)
+        so = float(np.float32(si / ratio))
+        zi, zo = (
+            int(rng.integers(-1000, 1000)),
+            int(rng.integers(-(2 ** (bits - 2)), 2 ** (bits - 2))),
+        )
+        data = reshaped(base, {x.index: [1, n], y.index: [1, n]})
+        data = requantized(data, {x.index: (si, zi), y.index: (so, zo)},
+                           types={x.index: TFLITE_INT32, y.index: out_type})  # fmt: skip
+        _, _, (xt,), yt = first_op(data)
+        amp = 2**31 - 1 if case == 0 else int(min(2**26, 2**bits / ratio))
+        xs = rng.integers(-amp, amp + 1, size=(1, n), dtype=np.int64).astype(np.int32)
+        expected = tflm_run(data, [xs]).ravel()
+        assert expected.dtype == odt
+        values = quantize_op.requant_between(xt, yt)
+        ours = np.zeros(n, odt)
+        fn = f"tfle_requant_s32_{'s8' if odt == np.int8 else 's16'}"
+        lib(fn, struct("tfle_requant_params", values), xs.ravel(), ours)
+        assert np.array_equal(ours, expected), (case, values)
+        if case in (0, 5):
+            compiled_matches(data, xs, tmp_path / f"q{case}")
+
+
 def _stream(data: bytes, out_dir: Path, n: int, seed: int) -> np.ndarray:
     """n consecutive invocations of the compiled model and of ONE TFLM interpreter agree;
     returns the outputs."""
@@ -191,13 +227,17 @@ def _refused(data: bytes, out_dir: Path, *words: str) -> None:
 
 def test_cases_tflm_refuses_are_refused(tmp_path):
     """SOFTMAX int8 -> int16 with TFLM's int16 -> int16 output quantization (1/32768, 0) or a
-    scale off by more than the tolerance; QUANTIZE float32 -> int32 (no TFLM kernel)."""
+        scale off by more than the tolerance, SOFTMAX int8 -> int8 with an output scale not exactly
+    1/256; QUANTIZE float32 -> int32 (no TFLM kernel)."""
     softmax = single(SOFTMAX_OP)
     _, _, (x,), y = first_op(softmax)
     _refused(requantized(softmax, {y.index: (1.0 / 32768, 0)}), tmp_path / "a",
              "int8 input with an int16 output", "1/65536")  # fmt: skip
     _refused(requantized(softmax, {y.index: (1.0 / 65536 * 1.002, -32768)}), tmp_path / "b",
              "1/65536")  # fmt: skip
+    near = float(np.float32(1.0 / 256 * (1 + 1e-5)))  # TFLM wants exactly 1/256 for int8
+    as_s8 = requantized(softmax, {y.index: (near, -128)}, types={y.index: TFLITE_INT8})
+    _refused(as_s8, tmp_path / "d", "1/256")
     quantize = single(QUANTIZE_OP)
     _, _, (x,), y = first_op(quantize)
     as_f32 = edit_model(quantize, lambda mt: setattr(mt.subgraphs[0].tensors[x.index], "type",

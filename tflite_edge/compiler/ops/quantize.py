@@ -1,5 +1,6 @@
-"""QUANTIZE (float32 -> int8/int16, int8 -> int8/int16/int32, int16 -> int8/int16/int32) and
-DEQUANTIZE (int8/int16 -> float32), as TFLM's quantize.cc and dequantize.cc."""
+"""QUANTIZE (float32 -> int8/int16, int8 -> int8/int16/int32, int16 -> int8/int16/int32,
+int32 -> int8/int16) and DEQUANTIZE (int8/int16 -> float32), as TFLM's quantize.cc and
+dequantize.cc."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def affine_params(t: Tensor, size: int) -> dict:
 
 
 _SUFFIX = {"int8": "s8", "int16": "s16", "int32": "s32"}
-S32_HEADER = "tfle_quantize_s32.h"  # tfle_requant_s8_s32, tfle_requant_s16_s32
+S32_HEADER = "tfle_quantize_s32.h"  # tfle_requant_{s8,s16}_s32, tfle_requant_s32_{s8,s16}
 
 
 def requant_to_s32(inp: Tensor, out: Tensor) -> dict:
@@ -90,11 +91,23 @@ def _quantize_s16(ctx: EmitContext) -> str:
     return f"{fn}(&{p}, {x.expr}, {y.expr});"
 
 
+def _quantize_from_s32(ctx: EmitContext) -> str:
+    """int32 -> int8 and int32 -> int16 (TFLM's Requantize, clamped to the output type)."""
+    x, y = ctx.inputs[0], ctx.outputs[0]
+    require_quantized(ctx, x, dtypes=("int32",))
+    require_quantized(ctx, y, dtypes=("int8", "int16"))
+    p = ctx.param_struct("requant", "tfle_requant_params", requant_between(x.tensor, y.tensor))
+    ctx.require_header(S32_HEADER)
+    return f"tfle_requant_s32_{_SUFFIX[y.dtype.name]}(&{p}, {x.expr}, {y.expr});"
+
+
 @register_op("QUANTIZE", dtypes=("int8", "int16", "int32", "float32"))
 def _emit_quantize(ctx: EmitContext) -> str:
     x, y = ctx.inputs[0], ctx.outputs[0]
     if y.dtype == np.int32:
         return _quantize_s32(ctx)
+    if x.dtype == np.int32:
+        return _quantize_from_s32(ctx)
     if np.int16 in (x.dtype, y.dtype):
         return _quantize_s16(ctx)
     require_quantized_int8(ctx, y)

@@ -150,7 +150,8 @@ def _softmax(ctx: EmitContext) -> str:
     if require_quantized(ctx, x, y, dtypes=("int8", "int16")) == np.int16:
         return _softmax16(ctx)
     require_int8(ctx, x, y)
-    if y.zero_point != -128 or abs(y.scale - 1.0 / 256) > 1e-8 * 256:
+    # TFLM's Prepare: output->params.scale == 1.f / 256, exactly (no tolerance on int8)
+    if y.zero_point != -128 or F32(y.scale) != F32(1.0 / 256):
         ctx.unsupported(
             f"an int8 output with scale {y.scale} and zero point {y.zero_point} "
             "(TFLM requires 1/256 and -128)"
