@@ -108,12 +108,9 @@ def _unsupported_ops(found: list[UnsupportedOpError]) -> UnsupportedOpError:
     op it has no emitter for, or one whose emitter refused its case (and why)."""
     if len(found) == 1:
         return found[0]
-    whats = []
-    for err in found:
-        text = str(err)
-        text = text.split("does not support ", 1)[-1].split("; build this model with", 1)[0]
-        whats.append(text)
-    return unsupported_error(found[0].op, ", ".join(whats))
+    whats = [getattr(err, "what", str(err)) for err in found]
+    lacks = tuple(dict.fromkeys(op for err in found for op in getattr(err, "tflm_lacks", ())))
+    return unsupported_error(found[0].op, ", ".join(whats), tflm_lacks=lacks)
 
 
 def _compile(

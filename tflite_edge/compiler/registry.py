@@ -51,21 +51,30 @@ def register_op(
     return deco
 
 
-def unsupported_error(op: str, what: str) -> UnsupportedOpError:
-    """The error for something the AOT runtime cannot compile, naming the op."""
-    return UnsupportedOpError(
-        f"the AOT compiler does not support {what}; build this model with `--runtime tflm` "
-        "instead, or change the layer",
-        op=op,
-        runtime="aot",
+def unsupported_error(
+    op: str, what: str, *, tflm_lacks: tuple[str, ...] = ()
+) -> UnsupportedOpError:
+    """The error for something the AOT runtime cannot compile, naming the op; it suggests
+    `--runtime tflm` unless TFLM has no kernel for an op of it either (`tflm_lacks`)."""
+    if tflm_lacks:
+        hint = f"change the layer (TFLM has no kernel for {', '.join(tflm_lacks)} either)"
+    else:
+        hint = "build this model with `--runtime tflm` instead, or change the layer"
+    err = UnsupportedOpError(
+        f"the AOT compiler does not support {what}; {hint}", op=op, runtime="aot"
     )
+    err.what, err.tflm_lacks = what, tuple(tflm_lacks)
+    return err
 
 
 def emitter_of(op: Operator) -> Emitter:
     """The registered emitter of an operator; UnsupportedOpError if there is none."""
     emitter = EMITTERS.get(op.op)
     if emitter is None:
-        raise unsupported_error(op.op, f"op {op.op} (operator {op.index})")
+        from ..reference import TFLM_OPS
+
+        lacks = () if op.op in TFLM_OPS else (op.op,)
+        raise unsupported_error(op.op, f"op {op.op} (operator {op.index})", tflm_lacks=lacks)
     return emitter
 
 
