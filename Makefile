@@ -17,6 +17,8 @@ RUNS ?= 10
 MODEL ?= demo/digits_int8.tflite
 PORT ?=
 BAUD ?= 115200
+# pytest-xdist processes for make test (each test file runs whole in one of them)
+TEST_WORKERS ?= 2
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 export TF_USE_LEGACY_KERAS := 1
@@ -58,11 +60,11 @@ demo: install
 	$(CLI) demo --board $(BOARD) --out demo
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 # The developer's loop: everything but the tests marked slow (training, QEMU sweeps, builds).
 test-fast: install
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 flash: install
 	@$(CLI) boards --check $(BOARD) >/dev/null
