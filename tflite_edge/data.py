@@ -21,9 +21,14 @@ def sample_shape(model: Model) -> tuple[int, ...]:
 def split_samples(model: Model, x: np.ndarray, *, what: str = "data") -> np.ndarray:
     """x as (N, *sample_shape): it must be that already, or exactly the model's input shape
     (one sample); nothing else is reshaped, so a transposed or flattened array is refused."""
+    return split_by_shape(x, tuple(int(d) for d in model.input_tensors[0].shape), what=what)
+
+
+def split_by_shape(x: np.ndarray, full: tuple[int, ...], *, what: str = "data") -> np.ndarray:
+    """x as (N, *sample) for an input of shape `full` (sample: `full` without a batch axis of
+    1): that already, or exactly `full` (one sample); anything else is a DataError."""
     x = np.asarray(x)
-    full = tuple(int(d) for d in model.input_tensors[0].shape)
-    sample = sample_shape(model)
+    sample = full[1:] if len(full) > 1 and full[0] == 1 else full
     batch = "(N, " + ", ".join(map(str, sample)) + ")" if sample else "(N,)"
     if x.shape == full and full != (1, *sample):
         return x.reshape((1, *sample))  # one sample of an input without a batch axis of 1
@@ -36,9 +41,8 @@ def split_samples(model: Model, x: np.ndarray, *, what: str = "data") -> np.ndar
         return x
     one = f" or {full} for one sample" if full != (1, *sample) else ""
     raise DataError(
-        f"the {what} array of shape {x.shape} does not split into samples of the model's "
-        f"input shape {full}; pass an array of shape {batch}{one}, one sample per index of "
-        "the first axis"
+        f"the {what} array of shape {x.shape} does not split into samples of the input shape "
+        f"{full}; pass an array of shape {batch}{one}, one sample per index of the first axis"
     )
 
 

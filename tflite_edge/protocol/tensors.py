@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data import split_by_shape
 from ..errors import DataError
 
 
@@ -166,19 +167,4 @@ def _position(key: str, names: dict[str, int], n: int) -> int | None:
 
 def _split(a: np.ndarray, t: IoTensor, which: str) -> np.ndarray:
     """a as (N, *sample_shape): that already, or exactly the tensor's shape (one sample)."""
-    full, sample = t.shape, t.sample_shape
-    batch = "(N, " + ", ".join(map(str, sample)) + ")" if sample else "(N,)"
-    if a.shape == full and full != (1, *sample):
-        return a.reshape((1, *sample))
-    if a.ndim == len(sample) + 1 and a.shape[1:] == sample:
-        if len(a) == 0:
-            raise DataError(
-                f"the {which} array of shape {a.shape} has no samples; pass an array of "
-                f"shape {batch}, N >= 1"
-            )
-        return a
-    one = f" or {full} for one sample" if full != (1, *sample) else ""
-    raise DataError(
-        f"the {which} array of shape {a.shape} does not split into samples of the input shape "
-        f"{full}; pass an array of shape {batch}{one}, one sample per index of the first axis"
-    )
+    return split_by_shape(a, tuple(t.shape), what=which)
