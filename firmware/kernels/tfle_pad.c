@@ -1,4 +1,6 @@
 /* PAD and PADV2, int8 (the shared implementation is in tfle_pad.h). */
+#include "tfle_extra.h"
+
 #include "tfle_pad.h"
 
 #define TFLE_PAD_FILL_S8(y, total, value) \
