@@ -94,27 +94,34 @@ static int16_t x_shl_sat16(int16_t value, int amount) {
 
 /* ---------------------------------------------------------------- unary */
 
-void tfle_clamp_s8(int32_t size, int32_t lo, int32_t hi, const int8_t *x, int8_t *y) {
-  int32_t i;
-  for (i = 0; i < size; ++i) {
-    y[i] = (int8_t)tfle_clamp_i32(x[i], lo, hi);
+/* Typed copies (int8 and int16) of the raw-value clamp (RELU / RELU6 when input and output
+ * quantization agree) and LEAKY_RELU (TFLM's QuantizeLeakyRelu: identity or alpha multiplier
+ * on the zero-point-free input, clamped to the type's range LO..HI). */
+#define X_CLAMP(NAME, T)                                                           \
+  void NAME(int32_t size, int32_t lo, int32_t hi, const T *x, T *y) {              \
+    int32_t i;                                                                     \
+    for (i = 0; i < size; ++i) {                                                   \
+      y[i] = (T)tfle_clamp_i32(x[i], lo, hi);                                      \
+    }                                                                              \
   }
-}
 
-
-void tfle_leaky_relu_s8(const tfle_leaky_relu_params *p, const int8_t *x, int8_t *y) {
-  int32_t i;
-  for (i = 0; i < p->size; ++i) {
-    const int32_t v = (int32_t)x[i] - p->input_zp;
-    int32_t out;
-    if (v >= 0) {
-      out = p->output_zp + tfle_quant_mul(v, p->multiplier_identity, p->shift_identity);
-    } else {
-      out = p->output_zp + tfle_quant_mul(v, p->multiplier_alpha, p->shift_alpha);
-    }
-    y[i] = (int8_t)tfle_clamp_i32(out, -128, 127);
+#define X_LEAKY_RELU(NAME, T, LO, HI)                                                   \
+  void NAME(const tfle_leaky_relu_params *p, const T *x, T *y) {                        \
+    int32_t i;                                                                          \
+    for (i = 0; i < p->size; ++i) {                                                     \
+      const int32_t v = (int32_t)x[i] - p->input_zp;                                    \
+      int32_t out;                                                                      \
+      if (v >= 0) {                                                                     \
+        out = p->output_zp + tfle_quant_mul(v, p->multiplier_identity, p->shift_identity); \
+      } else {                                                                          \
+        out = p->output_zp + tfle_quant_mul(v, p->multiplier_alpha, p->shift_alpha);    \
+      }                                                                                 \
+      y[i] = (T)tfle_clamp_i32(out, LO, HI);                                            \
+    }                                                                                   \
   }
-}
+
+X_CLAMP(tfle_clamp_s8, int8_t)
+X_LEAKY_RELU(tfle_leaky_relu_s8, int8_t, -128, 127)
 
 void tfle_hard_swish_s8(const tfle_hard_swish_params *p, const int8_t *x, int8_t *y) {
   const int16_t out_mult = (int16_t)p->output_multiplier_fixedpoint_int16;
@@ -183,12 +190,7 @@ void tfle_tanh_s8(const tfle_sigmoid_params *p, const int8_t *x, int8_t *y) {
 
 /* ---------------------------------------------------------------- int16 */
 
-void tfle_clamp_s16(int32_t size, int32_t lo, int32_t hi, const int16_t *x, int16_t *y) {
-  int32_t i;
-  for (i = 0; i < size; ++i) {
-    y[i] = (int16_t)tfle_clamp_i32(x[i], lo, hi);
-  }
-}
+X_CLAMP(tfle_clamp_s16, int16_t)
 
 /* TFLM's ReluQuantized<int16_t>: requantize, then clamp to [act_min, act_max]. */
 void tfle_relu_s16(const tfle_requant_params *p, const int16_t *x, int16_t *y) {
@@ -200,19 +202,7 @@ void tfle_relu_s16(const tfle_requant_params *p, const int16_t *x, int16_t *y) {
   }
 }
 
-void tfle_leaky_relu_s16(const tfle_leaky_relu_params *p, const int16_t *x, int16_t *y) {
-  int32_t i;
-  for (i = 0; i < p->size; ++i) {
-    const int32_t v = (int32_t)x[i] - p->input_zp;
-    int32_t out;
-    if (v >= 0) {
-      out = p->output_zp + tfle_quant_mul(v, p->multiplier_identity, p->shift_identity);
-    } else {
-      out = p->output_zp + tfle_quant_mul(v, p->multiplier_alpha, p->shift_alpha);
-    }
-    y[i] = (int16_t)tfle_clamp_i32(out, -32768, 32767);
-  }
-}
+X_LEAKY_RELU(tfle_leaky_relu_s16, int16_t, -32768, 32767)
 
 /* The input in the table's scale (3 * 4096 per unit): (x * multiplier + round) >> shift,
  * where a power-of-two input scale was folded into the multiplier at compile time. */

@@ -55,35 +55,11 @@ static int32_t x_mul_val(const tfle_mul_params *p, int32_t a, int32_t b) {
 
 /* ---------------------------------------------------------------- broadcasting */
 
-/* y[i] = VAL(p, x1[..], x2[..]) over the output, for element type T: flat when the shapes
- * agree, otherwise an odometer over the output (innermost dimension last) whose inputs follow
- * their strides. */
-#define X_BINARY(NAME, PARAMS, T, VAL)                                                       \
-  void NAME(const PARAMS *p, const tfle_bcast *b, const T *x1, const T *x2, T *y) {          \
-    int32_t idx[TFLE_X_MAX_DIMS];                                                            \
-    int32_t off1 = 0, off2 = 0, i, d, n = b->size;                                           \
-    if (!b->broadcast) {                                                                     \
-      for (i = 0; i < n; ++i) {                                                              \
-        y[i] = (T)VAL(p, x1[i], x2[i]);                                                      \
-      }                                                                                      \
-      return;                                                                                \
-    }                                                                                        \
-    for (d = 0; d < TFLE_X_MAX_DIMS; ++d) {                                                  \
-      idx[d] = 0;                                                                            \
-    }                                                                                        \
-    for (i = 0; i < n; ++i) {                                                                \
-      y[i] = (T)VAL(p, x1[off1], x2[off2]);                                                  \
-      for (d = TFLE_X_MAX_DIMS - 1; d >= 0; --d) {                                           \
-        off1 += b->stride1[d];                                                               \
-        off2 += b->stride2[d];                                                               \
-        if (++idx[d] < b->dims[d]) {                                                         \
-          break;                                                                             \
-        }                                                                                    \
-        off1 -= b->stride1[d] * b->dims[d];                                                  \
-        off2 -= b->stride2[d] * b->dims[d];                                                  \
-        idx[d] = 0;                                                                          \
-      }                                                                                      \
-    }                                                                                        \
+/* y[i] = VAL(p, x1[..], x2[..]) over the output, for element type T, the inputs followed
+ * through their broadcast strides (TFLE_BCAST_EACH). */
+#define X_BINARY(NAME, PARAMS, T, VAL)                                              \
+  void NAME(const PARAMS *p, const tfle_bcast *b, const T *x1, const T *x2, T *y) { \
+    TFLE_BCAST_EACH(b, i, j1, j2, y[i] = (T)VAL(p, x1[j1], x2[j2]));                \
   }
 
 X_BINARY(tfle_add_s8, tfle_add_params, int8_t, x_add_val)

@@ -31,29 +31,5 @@ static inline int8_t tfle_div_one(const tfle_div_params *p, int32_t a, int32_t b
 
 void tfle_div_s8(const tfle_div_params *p, const tfle_bcast *b, const int8_t *x1,
                  const int8_t *x2, int8_t *y) {
-  int32_t idx[TFLE_X_MAX_DIMS];
-  int32_t off1 = 0, off2 = 0, i, d;
-  const int32_t n = b->size;
-  if (!b->broadcast) {
-    for (i = 0; i < n; ++i) {
-      y[i] = tfle_div_one(p, x1[i], x2[i]);
-    }
-    return;
-  }
-  for (d = 0; d < TFLE_X_MAX_DIMS; ++d) {
-    idx[d] = 0;
-  }
-  for (i = 0; i < n; ++i) {
-    y[i] = tfle_div_one(p, x1[off1], x2[off2]);
-    for (d = TFLE_X_MAX_DIMS - 1; d >= 0; --d) {
-      off1 += b->stride1[d];
-      off2 += b->stride2[d];
-      if (++idx[d] < b->dims[d]) {
-        break;
-      }
-      off1 -= b->stride1[d] * b->dims[d];
-      off2 -= b->stride2[d] * b->dims[d];
-      idx[d] = 0;
-    }
-  }
+  TFLE_BCAST_EACH(b, i, j1, j2, y[i] = tfle_div_one(p, x1[j1], x2[j2]));
 }

@@ -37,6 +37,45 @@ typedef struct {
   int32_t stride2[TFLE_X_MAX_DIMS];
 } tfle_bcast;
 
+/* Runs STMT once per output element, in output order, with I the output index and J1 / J2
+ * the element indices of the two inputs (identifiers this macro declares): flat when the
+ * shapes agree, otherwise an odometer over the output (innermost dimension last) whose
+ * inputs follow their strides. Shared by every broadcasting binary kernel. */
+#define TFLE_BCAST_EACH(B, I, J1, J2, STMT)                                               \
+  do {                                                                                    \
+    const tfle_bcast *const tfle_bc_ = (B);                                               \
+    const int32_t tfle_bn_ = tfle_bc_->size;                                              \
+    int32_t I, J1, J2;                                                                    \
+    if (!tfle_bc_->broadcast) {                                                           \
+      for (I = 0; I < tfle_bn_; ++I) {                                                    \
+        J1 = I;                                                                           \
+        J2 = I;                                                                           \
+        STMT;                                                                             \
+      }                                                                                   \
+    } else {                                                                              \
+      int32_t tfle_bidx_[TFLE_X_MAX_DIMS];                                                \
+      int32_t tfle_bd_;                                                                   \
+      for (tfle_bd_ = 0; tfle_bd_ < TFLE_X_MAX_DIMS; ++tfle_bd_) {                        \
+        tfle_bidx_[tfle_bd_] = 0;                                                         \
+      }                                                                                   \
+      J1 = 0;                                                                             \
+      J2 = 0;                                                                             \
+      for (I = 0; I < tfle_bn_; ++I) {                                                    \
+        STMT;                                                                             \
+        for (tfle_bd_ = TFLE_X_MAX_DIMS - 1; tfle_bd_ >= 0; --tfle_bd_) {                 \
+          J1 += tfle_bc_->stride1[tfle_bd_];                                              \
+          J2 += tfle_bc_->stride2[tfle_bd_];                                              \
+          if (++tfle_bidx_[tfle_bd_] < tfle_bc_->dims[tfle_bd_]) {                        \
+            break;                                                                        \
+          }                                                                               \
+          J1 -= tfle_bc_->stride1[tfle_bd_] * tfle_bc_->dims[tfle_bd_];                   \
+          J2 -= tfle_bc_->stride2[tfle_bd_] * tfle_bc_->dims[tfle_bd_];                   \
+          tfle_bidx_[tfle_bd_] = 0;                                                       \
+        }                                                                                 \
+      }                                                                                   \
+    }                                                                                     \
+  } while (0)
+
 /* ---------------------------------------------------------------- ADD, SUB, MUL, ... */
 
 /* ADD and SUB (left_shift 20 for int8, 15 for int16) and SQUARED_DIFFERENCE (left_shift 7

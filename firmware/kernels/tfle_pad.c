@@ -1,38 +1,9 @@
-/* PAD and PADV2, int8: the input copied into the padded output (no arithmetic, as TFLM's
- * reference kernel). */
+/* PAD and PADV2, int8 (the shared implementation is in tfle_pad.h). */
 #include "tfle_extra.h"
 
-#include <string.h>
+#include "tfle_pad.h"
 
-void tfle_pad_s8(const tfle_pad_params *p, const int8_t *x, int8_t *y) {
-  int32_t out_dims[TFLE_X_MAX_DIMS], out_strides[TFLE_X_MAX_DIMS], idx[TFLE_X_MAX_DIMS];
-  int32_t total = 1, rows = 1, d, r;
-  const int32_t inner = p->in_dims[TFLE_X_MAX_DIMS - 1];
-  for (d = TFLE_X_MAX_DIMS - 1; d >= 0; --d) {
-    out_dims[d] = p->before[d] + p->in_dims[d] + p->after[d];
-    out_strides[d] = total;
-    total *= out_dims[d];
-  }
-  memset(y, (unsigned char)(int8_t)p->pad_value, (size_t)total);
-  for (d = 0; d < TFLE_X_MAX_DIMS - 1; ++d) {
-    rows *= p->in_dims[d];
-    idx[d] = 0;
-  }
-  if (inner == 0) {
-    return;
-  }
-  /* copy each innermost input row to its place in the output */
-  for (r = 0; r < rows; ++r) {
-    int32_t off = p->before[TFLE_X_MAX_DIMS - 1];
-    for (d = 0; d < TFLE_X_MAX_DIMS - 1; ++d) {
-      off += (idx[d] + p->before[d]) * out_strides[d];
-    }
-    memcpy(y + off, x + (size_t)r * (size_t)inner, (size_t)inner);
-    for (d = TFLE_X_MAX_DIMS - 2; d >= 0; --d) {
-      if (++idx[d] < p->in_dims[d]) {
-        break;
-      }
-      idx[d] = 0;
-    }
-  }
-}
+#define TFLE_PAD_FILL_S8(y, total, value) \
+  memset((y), (unsigned char)(int8_t)(value), (size_t)(total))
+
+TFLE_PAD_DEFINE(tfle_pad_s8, int8_t, TFLE_PAD_FILL_S8)

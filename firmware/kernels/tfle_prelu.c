@@ -15,34 +15,10 @@ static inline int32_t tfle_prelu_one(const tfle_prelu_params *p, int32_t xv, int
   return tfle_clamp_i32(out + p->output_offset, p->qmin, p->qmax);
 }
 
-#define TFLE_PRELU(name, type)                                                            \
-  void name(const tfle_prelu_params *p, const tfle_bcast *b, const type *x,                \
-            const int8_t *alpha, type *y) {                                                \
-    int32_t idx[TFLE_X_MAX_DIMS];                                                          \
-    int32_t off1 = 0, off2 = 0, i, d;                                                      \
-    const int32_t n = b->size;                                                             \
-    if (!b->broadcast) {                                                                   \
-      for (i = 0; i < n; ++i) {                                                            \
-        y[i] = (type)tfle_prelu_one(p, x[i], alpha[i]);                                    \
-      }                                                                                    \
-      return;                                                                              \
-    }                                                                                      \
-    for (d = 0; d < TFLE_X_MAX_DIMS; ++d) {                                                \
-      idx[d] = 0;                                                                          \
-    }                                                                                      \
-    for (i = 0; i < n; ++i) {                                                              \
-      y[i] = (type)tfle_prelu_one(p, x[off1], alpha[off2]);                                \
-      for (d = TFLE_X_MAX_DIMS - 1; d >= 0; --d) {                                         \
-        off1 += b->stride1[d];                                                             \
-        off2 += b->stride2[d];                                                             \
-        if (++idx[d] < b->dims[d]) {                                                       \
-          break;                                                                           \
-        }                                                                                  \
-        off1 -= b->stride1[d] * b->dims[d];                                                \
-        off2 -= b->stride2[d] * b->dims[d];                                                \
-        idx[d] = 0;                                                                        \
-      }                                                                                    \
-    }                                                                                      \
+#define TFLE_PRELU(name, type)                                                         \
+  void name(const tfle_prelu_params *p, const tfle_bcast *b, const type *x,             \
+            const int8_t *alpha, type *y) {                                             \
+    TFLE_BCAST_EACH(b, i, j1, j2, y[i] = (type)tfle_prelu_one(p, x[j1], alpha[j2]));    \
   }
 
 TFLE_PRELU(tfle_prelu_s8, int8_t)
