@@ -20,6 +20,16 @@ from .reader import Model, Tensor, load_model
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
+def printable(text: str) -> str:
+    """Text from a model file as it may reach a terminal: control and other non-printing
+    characters (escape sequences, carriage returns, bidirectional overrides) as \\xNN /
+    \\uNNNN, so a tensor name cannot move the cursor, retitle or clear the terminal."""
+    return "".join(
+        ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in str(text)
+    )
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One tensor as the report shows it."""
@@ -103,7 +113,7 @@ class ModelReport:
     def summary(self) -> str:
         """A readable multi-line report."""
         lines = [
-            f"model     {self.name}  ({self.path or 'bytes'})",
+            f"model     {printable(self.name)}  ({printable(self.path or 'bytes')})",
             f"sha256    {self.sha256}",
             f"size      {self.size_bytes:,} B  (constants {self.weight_bytes:,} B)",
             f"schema    v{self.schema_version}, {self.subgraphs} subgraph(s), "
@@ -111,7 +121,9 @@ class ModelReport:
         ]
         for label, ts in (("input", self.inputs), ("output", self.outputs)):
             for t in ts:
-                lines.append(f"{label:<9} {t.name}  {t.dtype}{list(t.shape)}  {t.quantization}")
+                lines.append(
+                    f"{label:<9} {printable(t.name)}  {t.dtype}{list(t.shape)}  {t.quantization}"
+                )
         if self.weight_sparsity is not None:
             lines.append(f"sparsity  {self.weight_sparsity:.1%} of int8 weights are zero")
         if self.arena_bytes is not None:
@@ -150,7 +162,7 @@ class ModelReport:
                 quant = f"{quant}, {t.sparsity:.0%} zero"
             lines.append(
                 f"  {t.index:>3}  {t.kind:<10} {t.dtype:<7} {str(list(t.shape)):<18} "
-                f"{t.bytes:>8,}  {quant:<24} {t.name}"
+                f"{t.bytes:>8,}  {quant:<24} {printable(t.name)}"
             )
         for w in self.warnings:
             lines.append(f"warning: {w}")
