@@ -51,6 +51,25 @@ def document(table: str, key: str, **fields: Any) -> dict[str, Any]:
     return {"suite": SUITE, "schema": SCHEMA_VERSION, "table": table, "key": key, **fields}
 
 
+def board_model_document(
+    table: str, board: Any, model: Any, name: str, source: str, macs: int, **fields: Any
+) -> dict[str, Any]:
+    """The document of a row measuring one model on one emulated board: the board's CPU and
+    QEMU machine, the model's name, source, SHA-256 and MACs, then the row's figures."""
+    return document(
+        table,
+        f"{board.name}-{name}",
+        board=board.name,
+        cpu=board.cpu,
+        qemu_machine=board.qemu_machine,
+        model=name,
+        source=source,
+        model_sha256=model.sha256,
+        macs=macs,
+        **fields,
+    )
+
+
 def file_name(doc: dict[str, Any]) -> str:
     """Where a row is written in the results folder: <table>-<key>.json."""
     return f"{doc['table']}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', doc['key'])}.json"

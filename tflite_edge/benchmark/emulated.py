@@ -8,7 +8,7 @@ from typing import Any
 
 from ..model import Model, load_model
 from ..model.macs import count_macs
-from .documents import Run, document
+from .documents import Run, board_model_document
 from .flashing import flash_measured
 from .plan import PUBLISHED_CLOCK_HZ, PUBLISHED_MS
 from .sizes import object_sizes
@@ -47,16 +47,13 @@ def emulated_row(run: Run, board: str, name: str, path: Path, *, source: str) ->
     tflm = tflm_facts(run, model)
     instr = flashed["instructions"]["median"]
     arena = tflm["arena"]
-    doc = document(
+    doc = board_model_document(
         "emulated",
-        f"{board}-{name}",
-        board=board,
-        cpu=b.cpu,
-        qemu_machine=b.qemu_machine,
-        model=name,
-        source=source,
-        model_sha256=model.sha256,
-        macs=macs,
+        b,
+        model,
+        name,
+        source,
+        macs,
         instructions=flashed["instructions"],
         instructions_per_mac=instr / macs if macs else None,
         aot_ram_bytes=aot.ram_bytes,

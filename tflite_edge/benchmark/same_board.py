@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import TFLiteEdgeError
 from ..model import load_model
 from ..model.macs import count_macs
-from .documents import Run, document
+from .documents import Run, board_model_document
 from .emulated import tflm_facts
 from .flashing import flash_measured
 from .plan import SAME_BOARD_RUNTIMES
@@ -86,16 +86,13 @@ def same_board_row(
     crcs = [v.get("output_crc32") for v in measured.values()]
     complete = None not in crcs
     crc_equal = len(set(crcs)) == 1 if complete else None
-    doc = document(
+    doc = board_model_document(
         "same_board",
-        f"{board}-{name}",
-        board=board,
-        cpu=b.cpu,
-        qemu_machine=b.qemu_machine,
-        model=name,
-        source=source,
-        model_sha256=model.sha256,
-        macs=macs,
+        b,
+        model,
+        name,
+        source,
+        macs,
         **measured,
         ratios={k: _ratio(medians[k], medians[aot]) for k in measured if k != aot},
         crc_equal=crc_equal,
