@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import quant
-from ..operands import activation_range, fused_activation, guard, require_quantized
+from ..operands import activation_range, fused_activation, require_quantized
 from ..params import declare_struct, ints
 from ..registry import EmitContext, register_op
-from .elementwise import broadcast_params
+from .elementwise import broadcast_struct
 
 declare_struct(
     "tfle_div_params",
@@ -37,21 +37,12 @@ def _emit_div(ctx: EmitContext) -> str:
     for v in (a, b, y):
         if np.asarray(v.quant.scale).size > 1:
             ctx.unsupported(f"per-channel quantization of {v.name!r}")
-    if max(len(a.shape), len(b.shape), len(y.shape)) > 5:
-        ctx.unsupported("more than 5 dimensions (TFLM broadcasts DIV up to 5-D)")
-    try:
-        want = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-    except ValueError:
-        ctx.unsupported(f"shapes {tuple(a.shape)} and {tuple(b.shape)} that do not broadcast")
-    if tuple(want) != tuple(y.shape):
-        ctx.unsupported(f"an output {tuple(y.shape)} for inputs {a.shape} and {b.shape}")
+    bp = broadcast_struct(ctx, a, b, y, max_dims=5)
     lo, hi = activation_range(fused_activation(ctx), y)
-    bc = guard(ctx, broadcast_params, tuple(a.shape), tuple(b.shape), tuple(y.shape))
     values = div_params(a.scale, a.zero_point, b.scale, b.zero_point, y.scale, y.zero_point, lo, hi)
     if values["shift"] > 23:
         # |dividend| <= 255 keeps 23 bits of headroom: a larger shift leaves TFLM's final
         # rounding shift negative (undefined in its RoundingDivideByPOT)
         ctx.unsupported(f"scales whose quotient {a.scale} / ({b.scale} * {y.scale}) is too large")
     p = ctx.param_struct("div", "tfle_div_params", values)
-    bp = ctx.param_struct("bcast", "tfle_bcast", bc)
     return f"tfle_div_s8(&{p}, &{bp}, {a.expr}, {b.expr}, {y.expr});"

@@ -111,6 +111,22 @@ def _rescale_params(
     }
 
 
+def broadcast_struct(ctx: EmitContext, a, b, y, *, max_dims: int = MAX_DIMS) -> str:
+    """The tfle_bcast of a binary op whose inputs `a` and `b` broadcast (numpy rules, at
+    most `max_dims` dimensions, as TFLM's kernel of the op) to its output `y`; refuses any
+    other shapes. Returns the struct's C name."""
+    if max(len(a.shape), len(b.shape), len(y.shape)) > max_dims:
+        ctx.unsupported(f"more than {max_dims} dimensions (TFLM broadcasts up to {max_dims}-D)")
+    try:
+        want = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        ctx.unsupported(f"shapes {tuple(a.shape)} and {tuple(b.shape)} that do not broadcast")
+    if tuple(want) != tuple(y.shape):
+        ctx.unsupported(f"an output {tuple(y.shape)} for inputs {a.shape} and {b.shape}")
+    bc = guard(ctx, broadcast_params, tuple(a.shape), tuple(b.shape), tuple(y.shape))
+    return ctx.param_struct("bcast", "tfle_bcast", bc)
+
+
 def add_params(in1: Tensor, in2: Tensor, out: Tensor, activation: str | None) -> dict:
     """tfle_add_params as TFLM's CalculateOpDataAdd computes them: left_shift 20 (int8) or 15
     (int16), the scales' ratios in double. TFLM micro's int16 ADD takes the general path

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import quant
-from ..operands import guard, require_quantized
-from ..params import MAX_DIMS, declare_struct, ints
+from ..operands import require_quantized
+from ..params import declare_struct, ints
 from ..registry import EmitContext, register_op
-from .elementwise import broadcast_params
+from .elementwise import broadcast_struct
 
 DTYPES = ("int8", "int16")
 
@@ -42,19 +42,10 @@ def _emit_prelu(ctx: EmitContext) -> str:
     for v in (x, alpha, y):
         if np.asarray(v.quant.scale).size > 1:
             ctx.unsupported(f"per-channel quantization of {v.name!r} (TFLM uses one scale)")
-    if max(len(x.shape), len(alpha.shape), len(y.shape)) > MAX_DIMS:
-        ctx.unsupported(f"more than {MAX_DIMS} dimensions")
-    try:
-        want = np.broadcast_shapes(tuple(x.shape), tuple(alpha.shape))
-    except ValueError:
-        ctx.unsupported(f"an alpha of shape {tuple(alpha.shape)} for an input {tuple(x.shape)}")
-    if tuple(want) != tuple(y.shape):
-        ctx.unsupported(f"an output {tuple(y.shape)} for an input {tuple(x.shape)}")
-    bc = guard(ctx, broadcast_params, tuple(x.shape), tuple(alpha.shape), tuple(y.shape))
+    b = broadcast_struct(ctx, x, alpha, y)
     values = prelu_params(
         x.scale, x.zero_point, alpha.scale, alpha.zero_point, y.scale, y.zero_point, dtype
     )
     p = ctx.param_struct("prelu", "tfle_prelu_params", values)
-    b = ctx.param_struct("bcast", "tfle_bcast", bc)
     suffix = "s8" if dtype.itemsize == 1 else "s16"
     return f"tfle_prelu_{suffix}(&{p}, &{b}, {x.expr}, {alpha.expr}, {y.expr});"
